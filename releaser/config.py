@@ -59,7 +59,9 @@ class ServiceRules(_Strict):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}")
+                raise ValueError(
+                    f"pattern {pattern!r} is not a valid regular expression: {exc}"
+                ) from None
         return value
 
     def is_secret(self, key: str) -> bool:
