@@ -57,7 +57,9 @@ def print_json(data: Any) -> None:
     click.echo(to_json(data))
 
 
-def table(rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+def table(
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]], headers: Sequence[str]
+) -> str:
     from tabulate import tabulate
 
     if rows and isinstance(rows[0], Mapping):

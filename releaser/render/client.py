@@ -109,6 +109,7 @@ class RenderClient:
         self.owner_id = owner_id
         self.retry = retry or RetryPolicy()
         self.request_count = 0
+        self._clock_offset = 0.0
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -148,6 +149,22 @@ class RenderClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _learn_clock(self, response: httpx.Response) -> None:
+        # Windows like "--since 15m" are computed on the server's clock, not ours: a
+        # skewed laptop (or the simulator's scaled time) must not shift the window.
+        date = response.headers.get("Date")
+        if not date:
+            return
+        try:
+            server = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            return
+        self._clock_offset = server - time.time()
+
+    def server_now(self) -> datetime:
+        """Now on the API server's clock (second resolution; our clock before any call)."""
+        return datetime.fromtimestamp(time.time() + self._clock_offset, UTC)
+
     # --- transport -------------------------------------------------------------------
 
     def _backoff(self, attempt: int) -> float:
@@ -184,6 +201,7 @@ class RenderClient:
                     ) from None
                 wait = self._backoff(attempt)
             else:
+                self._learn_clock(response)
                 if response.status_code < 400:
                     return response
                 status = response.status_code
@@ -270,7 +288,8 @@ class RenderClient:
         cursor: str | None = None
         seen = 0
         while True:
-            page_params = dict(params or {}, limit=PAGE_LIMIT, cursor=cursor)
+            size = PAGE_LIMIT if max_items is None else max(1, min(PAGE_LIMIT, max_items - seen))
+            page_params = dict(params or {}, limit=size, cursor=cursor)
             page = self._get_json(path, page_params)
             if not isinstance(page, list):
                 raise ApiError(f"unexpected response from {path}: not a list", "Report this")
@@ -282,7 +301,7 @@ class RenderClient:
                 if max_items is not None and seen >= max_items:
                     return
             last = page[-1].get("cursor") if page and isinstance(page[-1], dict) else None
-            if len(page) < PAGE_LIMIT or not last or last == cursor:
+            if len(page) < size or not last or last == cursor:
                 return
             cursor = last
 

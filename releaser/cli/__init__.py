@@ -1,0 +1,1 @@
+"""Click commands only: parse, call the core, render, map errors."""

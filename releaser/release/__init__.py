@@ -1,0 +1,1 @@
+"""Release logic: inspection, go/no-go checks, deploy watch, log classification, rollback."""

@@ -1,0 +1,94 @@
+"""Read-only views of services and their deploys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from releaser.render.client import RenderClient
+from releaser.render.models import IN_PROGRESS_STATUSES, Deploy, Service
+
+
+class ServiceRow(BaseModel):
+    id: str
+    name: str | None
+    type: str | None
+    auto_deploy: str | None
+    suspended: bool
+    live_deploy: Deploy | None
+
+
+class ServiceStatus(BaseModel):
+    service: Service
+    live_deploy: Deploy | None
+    in_progress: list[Deploy]
+    health_url: str | None
+    auto_deploy: str | None
+    suspended: bool
+    live_since: datetime | None
+
+
+def live_deploy(client: RenderClient, service_id: str) -> Deploy | None:
+    deploys = client.list_deploys(service_id, statuses=["live"], limit=1)
+    return deploys[0] if deploys else None
+
+
+def list_service_rows(client: RenderClient) -> list[ServiceRow]:
+    rows = []
+    for service in client.list_services():
+        rows.append(
+            ServiceRow(
+                id=service.id,
+                name=service.name,
+                type=service.type,
+                auto_deploy=service.auto_deploy,
+                suspended=service.is_suspended,
+                live_deploy=live_deploy(client, service.id),
+            )
+        )
+    return rows
+
+
+def health_url(service: Service, health_path: str | None = None) -> str | None:
+    base = service.url
+    if not base:
+        return None
+    path = health_path or service.health_check_path or "/"
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def service_status(client: RenderClient, service: Service) -> ServiceStatus:
+    # One page of recent deploys answers both questions (live and in progress).
+    recent = client.list_deploys(service.id, limit=20)
+    live = next((d for d in recent if d.status == "live"), None)
+    if live is None:
+        live = live_deploy(client, service.id)
+    in_progress = [d for d in recent if d.status in IN_PROGRESS_STATUSES]
+    return ServiceStatus(
+        service=service,
+        live_deploy=live,
+        in_progress=in_progress,
+        health_url=health_url(service),
+        auto_deploy=service.auto_deploy,
+        suspended=service.is_suspended,
+        live_since=(live.finished_at or live.created_at) if live else None,
+    )
+
+
+STATUS_MARKS = {
+    "live": "✓ live",
+    "deactivated": "· deactivated",
+    "build_failed": "✗ build_failed",
+    "update_failed": "✗ update_failed",
+    "pre_deploy_failed": "✗ pre_deploy_failed",
+    "canceled": "⊘ canceled",
+}
+
+
+def status_mark(status: str | None) -> str:
+    if status in STATUS_MARKS:
+        return STATUS_MARKS[status]
+    if status in IN_PROGRESS_STATUSES:
+        return f"… {status}"
+    return f"? {status or 'unknown'}"

@@ -1,0 +1,99 @@
+"""Fetching a service's logs for a time window or for one deploy's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel
+
+from releaser.errors import NotFoundError
+from releaser.render.client import RenderClient
+from releaser.render.models import Deploy, LogEntry, Service
+
+MAX_ENTRIES = 5000  # a CLI page; more than this belongs in a log drain, not a terminal
+
+
+class LogWindow(BaseModel):
+    start: datetime
+    end: datetime | None
+    deploy_id: str | None = None
+
+
+def deploy_window(client: RenderClient, service: Service, deploy_id: str) -> LogWindow:
+    """A deploy's logs are its time window: from its creation until the next deploy began.
+
+    Render's /logs has no deploy filter, so the window is the only way to attribute lines.
+    """
+    deploys = client.list_deploys(service.id, limit=100)
+    for index, deploy in enumerate(deploys):
+        if deploy.id == deploy_id:
+            newer: Deploy | None = deploys[index - 1] if index > 0 else None
+            start = deploy.created_at or deploy.started_at
+            if start is None:
+                break
+            end = newer.created_at if newer and newer.created_at else None
+            return LogWindow(start=start, end=end, deploy_id=deploy_id)
+    # Older than the last 100 deploys (or unknown): ask for it directly for a clear 404.
+    deploy = client.get_deploy(service.id, deploy_id)
+    start = deploy.created_at or deploy.started_at
+    if start is None:
+        raise NotFoundError(f"deploy {deploy_id} has no start time", "Use --since instead")
+    return LogWindow(start=start, end=deploy.finished_at, deploy_id=deploy_id)
+
+
+def since_window(client: RenderClient, since_seconds: float) -> LogWindow:
+    now = client.server_now()
+    return LogWindow(start=now - timedelta(seconds=since_seconds), end=None)
+
+
+def fetch_logs(
+    client: RenderClient,
+    service: Service,
+    window: LogWindow,
+    *,
+    level: str | None = None,
+    tail: int | None = None,
+) -> list[LogEntry]:
+    """Log entries oldest first; with ``tail``, only the newest ``tail`` of them."""
+    owner = client.owner_id_for(service)
+    levels = [level] if level else None
+    end = window.end or client.server_now() + timedelta(seconds=1)
+    if tail is not None:
+        newest = list(
+            client.iter_logs(
+                owner,
+                service.id,
+                start_time=window.start,
+                end_time=end,
+                direction="backward",
+                level=levels,
+                max_entries=tail,
+            )
+        )
+        return sorted(_dedupe(newest), key=_when)
+    entries = client.iter_logs(
+        owner,
+        service.id,
+        start_time=window.start,
+        end_time=end,
+        direction="forward",
+        level=levels,
+        max_entries=MAX_ENTRIES,
+    )
+    return sorted(_dedupe(entries), key=_when)
+
+
+def _dedupe(entries: Iterable[LogEntry]) -> list[LogEntry]:
+    seen: set[str] = set()
+    unique = []
+    for entry in entries:
+        if entry.id in seen:
+            continue
+        seen.add(entry.id)
+        unique.append(entry)
+    return unique
+
+
+def _when(entry: LogEntry) -> datetime:
+    return entry.timestamp or datetime.min.replace(tzinfo=UTC)
