@@ -1,0 +1,60 @@
+"""Fixtures shared by the whole suite: a clean environment, the simulator, the CLI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+_LEAKY_PREFIXES = ("RENDER_", "AWS_", "PG", "RELEASER_CONFIG")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """A developer's shell (RENDER_*, AWS_*, PG*) must never leak into a test."""
+    for name in list(os.environ):
+        if name.startswith(_LEAKY_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+    # Commands read ./releaser.toml by default: run each test in an empty directory.
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def sim_factory() -> Iterator[Callable[..., Any]]:
+    """Start simulators over real HTTP on 127.0.0.1; all are stopped after the test."""
+    from releaser.sim.scenario import load_scenario
+    from releaser.sim.server import SimServer
+
+    servers: list[Any] = []
+
+    def start(scenario: str = "demo", **kwargs: Any) -> Any:
+        server = SimServer(load_scenario(scenario), port=0, **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def sim(sim_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The demo scenario, with RENDER_API_URL/RENDER_API_KEY pointing at it."""
+    server = sim_factory("demo")
+    monkeypatch.setenv("RENDER_API_URL", server.url)
+    monkeypatch.setenv("RENDER_API_KEY", server.api_key)
+    return server
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., Result]:
+    """Run `releaser ARGS...` in-process; stdout and stderr are kept apart."""
+    from releaser.cli.main import main
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+
+    return run
