@@ -1,0 +1,145 @@
+"""What a store holds: snapshots (complete or not), their manifests and drill evidence.
+
+Layout under the store prefix::
+
+    <snapshot-id>/dump.pgcustom
+    <snapshot-id>/manifest.json                 written last; absent = incomplete
+    <snapshot-id>/drills/<time>-passed.json     one per drill (evidence)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from releaser.db.manifest import DRILLS_DIR, DUMP_NAME, MANIFEST_NAME, Manifest
+from releaser.db.storage import Store
+from releaser.errors import NegativeVerdict, NotFoundError, UsageError
+
+SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass
+class SnapshotEntry:
+    snapshot_id: str
+    manifest: Manifest | None
+    dump_size: int | None
+    modified: datetime  # newest object time: for incomplete snapshots, their only clock
+    keys: list[str]
+    last_verified: datetime | None = None
+    last_drill_failed: datetime | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest is not None
+
+    @property
+    def taken_at(self) -> datetime:
+        return self.manifest.taken_at if self.manifest else self.modified
+
+    @property
+    def database(self) -> str | None:
+        return self.manifest.database if self.manifest else None
+
+
+_EVIDENCE = re.compile(r"^(\d{8}T\d{6}(?:\.\d+)?Z)-(passed|failed)\.json$")
+
+
+def parse_evidence_name(name: str) -> tuple[datetime, bool] | None:
+    match = _EVIDENCE.match(name)
+    if not match:
+        return None
+    stamp = match.group(1)
+    fmt = "%Y%m%dT%H%M%S.%fZ" if "." in stamp else "%Y%m%dT%H%M%SZ"
+    from datetime import UTC
+
+    return datetime.strptime(stamp, fmt).replace(tzinfo=UTC), match.group(2) == "passed"
+
+
+def check_id(snapshot_id: str) -> str:
+    if not SNAPSHOT_ID.match(snapshot_id):
+        raise UsageError(
+            f"{snapshot_id!r} is not a snapshot id",
+            "Use an id from 'releaser db list', for example app-20240501T020000Z-1a2b",
+        )
+    return snapshot_id
+
+
+def list_snapshots(store: Store, database: str | None = None) -> list[SnapshotEntry]:
+    """Every snapshot in the store, newest first; ``database`` filters complete ones."""
+    groups: dict[str, list[tuple[str, int, datetime]]] = {}
+    for obj in store.list():
+        head, _, rest = obj.key.partition("/")
+        if rest and SNAPSHOT_ID.match(head):
+            groups.setdefault(head, []).append((rest, obj.size, obj.modified))
+    entries = []
+    for snapshot_id, objects in groups.items():
+        names = {name for name, _, _ in objects}
+        manifest = _read_manifest(store, snapshot_id) if MANIFEST_NAME in names else None
+        entry = SnapshotEntry(
+            snapshot_id=snapshot_id,
+            manifest=manifest,
+            dump_size=next((size for name, size, _ in objects if name == DUMP_NAME), None),
+            modified=max(modified for _, _, modified in objects),
+            keys=sorted(f"{snapshot_id}/{name}" for name in names),
+        )
+        for name in names:
+            if name.startswith(DRILLS_DIR + "/"):
+                parsed = parse_evidence_name(name[len(DRILLS_DIR) + 1 :])
+                if parsed and parsed[1]:
+                    entry.last_verified = max(filter(None, [entry.last_verified, parsed[0]]))
+                elif parsed:
+                    entry.last_drill_failed = max(
+                        filter(None, [entry.last_drill_failed, parsed[0]])
+                    )
+        if database and entry.complete and entry.database != database:
+            continue
+        entries.append(entry)
+    entries.sort(key=lambda e: e.taken_at, reverse=True)
+    return entries
+
+
+def _read_manifest(store: Store, snapshot_id: str) -> Manifest | None:
+    try:
+        return Manifest.model_validate_json(store.read_bytes(f"{snapshot_id}/{MANIFEST_NAME}"))
+    except (ValidationError, ValueError):
+        return None  # unreadable: treated as incomplete, never as latest
+
+
+def load_manifest(store: Store, snapshot_id: str) -> Manifest:
+    """The manifest of ``snapshot_id``. Unknown id: exit 2. Present without (readable)
+    manifest: the snapshot is incomplete, a failed verification (exit 1)."""
+    check_id(snapshot_id)
+    key = f"{snapshot_id}/{MANIFEST_NAME}"
+    if store.exists(key):
+        try:
+            return Manifest.model_validate_json(store.read_bytes(key))
+        except (ValidationError, ValueError):
+            raise NegativeVerdict(
+                f"the manifest of snapshot {snapshot_id} is unreadable",
+                "Treat this snapshot as lost; use another one",
+            ) from None
+    if store.list(snapshot_id + "/"):
+        raise NegativeVerdict(
+            f"snapshot {snapshot_id} is incomplete: it has no manifest (the dump failed, "
+            "is still running, or the manifest was lost)",
+            "Use a complete snapshot from 'releaser db list'",
+        )
+    raise NotFoundError(
+        f"no snapshot {snapshot_id} in {store.url}",
+        "Run 'releaser db list --to STORE' to see the ids",
+    )
+
+
+def latest_complete(store: Store, database: str | None = None) -> SnapshotEntry:
+    for entry in list_snapshots(store, database):
+        if entry.complete:
+            return entry
+    which = f" of {database}" if database else ""
+    raise NotFoundError(
+        f"no complete snapshot{which} in {store.url}",
+        "Take one with 'releaser db snapshot', or drop --use-latest",
+    )

@@ -1,0 +1,198 @@
+"""Where a database is: parse, mask and compare connection strings, resolve SOURCE arguments.
+
+A DSN carries a password, so nothing outside this module ever prints one: use ``masked``
+for display and ``redact`` for free text (pg_dump's stderr, driver errors).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from releaser.errors import ConfigError, UsageError
+from releaser.output import redact
+
+DEFAULT_PORT = 5432
+
+
+@dataclass(frozen=True)
+class Dsn:
+    """A parsed libpq connection string. ``conninfo`` is the full string, secret included."""
+
+    conninfo: str
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str | None = field(default=None, repr=False)
+    label: str = ""  # how the user named it (Render id, config name); shown instead of the DSN
+
+    @property
+    def masked(self) -> str:
+        """The DSN as URL with the password replaced: safe for output, errors and manifests."""
+        auth = quote(self.user, safe="") if self.user else ""
+        if self.password:
+            auth += ":******"
+        at = f"{auth}@" if auth else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"postgresql://{at}{host}:{self.port}/{quote(self.dbname, safe='')}"
+
+    @property
+    def display(self) -> str:
+        return f"{self.label} ({self.masked})" if self.label else self.masked
+
+    def redact(self, text: str) -> str:
+        """Remove this DSN's secrets from free text."""
+        return redact(text, [self.password or "", self.conninfo])
+
+    def with_dbname(self, dbname: str) -> Dsn:
+        from psycopg.conninfo import make_conninfo
+
+        return Dsn(
+            conninfo=make_conninfo(self.conninfo, dbname=dbname),
+            host=self.host,
+            port=self.port,
+            dbname=dbname,
+            user=self.user,
+            password=self.password,
+        )
+
+    def without_password(self) -> str:
+        """Conninfo for a child process; the password goes through PGPASSWORD (not argv/ps)."""
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = conninfo_to_dict(self.conninfo)
+        params.pop("password", None)
+        return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
+
+    def child_env(self) -> dict[str, str]:
+        """Environment for pg_dump/pg_restore: ours, minus PG* leaks, plus the password."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        if self.password:
+            env["PGPASSWORD"] = self.password
+        return env
+
+    def same_database(self, other: Dsn) -> bool:
+        return (
+            _norm_host(self.host) == _norm_host(other.host)
+            and self.port == other.port
+            and self.dbname == other.dbname
+        )
+
+
+_LOCAL = {"localhost", "127.0.0.1", "::1", ""}
+
+
+def _norm_host(host: str) -> str:
+    # A socket path and the loopback names all reach the same local server.
+    if host in _LOCAL or host.startswith("/"):
+        return "localhost"
+    return host.lower()
+
+
+def looks_like_dsn(text: str) -> bool:
+    return bool(re.match(r"^postgres(ql)?://", text)) or bool(re.search(r"\w\s*=\s*\S", text))
+
+
+def parse_dsn(text: str, label: str = "") -> Dsn:
+    """Parse a URL or key=value DSN; a malformed one is bad input (exit 2), shown masked."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(text)
+    except Exception as exc:  # psycopg.ProgrammingError; message may quote the DSN
+        guessed = _password_guess(text)
+        detail = redact(str(exc), [guessed, text])
+        raise UsageError(
+            f"not a valid PostgreSQL connection string ({detail.strip()})",
+            "Use postgresql://user:password@host:5432/dbname",
+        ) from None
+    host = str(params.get("host") or params.get("hostaddr") or "localhost").split(",")[0]
+    try:
+        port = int(str(params.get("port") or DEFAULT_PORT).split(",")[0])
+    except ValueError:
+        raise UsageError(
+            f"the port in {_mask_text(text)} is not a number", "Fix the DSN's port"
+        ) from None
+    user = str(params.get("user") or "")
+    dbname = str(params.get("dbname") or user or "postgres")
+    password = params.get("password")
+    return Dsn(
+        conninfo=text,
+        host=host,
+        port=port,
+        dbname=dbname,
+        user=user,
+        password=str(password) if password is not None else None,
+        label=label,
+    )
+
+
+def _password_guess(text: str) -> str:
+    match = re.match(r"^postgres(?:ql)?://[^:@/]*:([^@/]*)@", text)
+    if match:
+        return match.group(1)
+    match = re.search(r"password\s*=\s*(\S+)", text)
+    return match.group(1) if match else ""
+
+
+def _mask_text(text: str) -> str:
+    password = _password_guess(text)
+    return redact(text, [password]) if password else text
+
+
+def mask_dsn_text(text: str) -> str:
+    """Mask a DSN that may not parse (for error messages about it)."""
+    return _mask_text(text)
+
+
+def resolve_env(text: str) -> str:
+    """``env:VAR`` -> the variable's value; anything else unchanged."""
+    if not text.startswith("env:"):
+        return text
+    name = text[4:]
+    value = os.environ.get(name, "").strip()
+    if not name or not value:
+        raise ConfigError(
+            f"environment variable {name or '(empty name)'} is not set",
+            f"Export {name or 'VAR'}=postgresql://… or pass the DSN directly",
+        )
+    return value
+
+
+def resolve_source(source: str) -> Dsn:
+    """A SOURCE argument (DSN, ``env:VAR``, Render dpg- id or name) as a Dsn.
+
+    Render sources use the connection-info endpoint and its external connection string; the
+    Render client is imported only here, so DSN sources work without it.
+    """
+    label = source if source.startswith("env:") else ""
+    text = resolve_env(source)
+    if looks_like_dsn(text):
+        return parse_dsn(text, label=label)
+    return _resolve_render(text)
+
+
+def _resolve_render(name_or_id: str) -> Dsn:
+    from releaser.render.client import RenderClient
+
+    client = RenderClient.from_env()
+    postgres = client.resolve_postgres(name_or_id)
+    info = client.postgres_connection_info(postgres.id)
+    dsn_text = info.external_connection_string
+    if not dsn_text:
+        from releaser.errors import EnvironmentProblem
+
+        raise EnvironmentProblem(
+            f"Render returned no external connection string for {postgres.id}",
+            "Check the database's status and access control in the Render dashboard",
+        )
+    label = postgres.id if not postgres.name else f"{postgres.name} {postgres.id}"
+    dsn = parse_dsn(dsn_text, label=label)
+    if info.password and not dsn.password:
+        from psycopg.conninfo import make_conninfo
+
+        dsn = parse_dsn(make_conninfo(dsn_text, password=info.password), label=label)
+    return dsn

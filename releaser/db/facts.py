@@ -1,0 +1,214 @@
+"""Reading the facts a restored copy is checked against.
+
+At snapshot time this runs inside the transaction whose snapshot pg_dump uses (and, with
+``jobs`` > 1, in extra connections that import that same snapshot), so the numbers describe
+exactly what the dump holds. At verify time it runs against the restored database.
+
+Fingerprint: per table, the sum of the first 64 bits of md5(row text). Order-independent
+(no sort, one sequential scan), stable across servers because row text is made
+deterministic by ``session_setup_sql`` and md5 is the same everywhere; unlike XOR, a
+duplicated row still changes it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from releaser.db.manifest import Facts, SequenceFact, TableFact
+from releaser.db.pgtools import session_setup_sql
+
+if TYPE_CHECKING:
+    import psycopg
+
+_NOT_EXTENSION_MEMBER = """
+  NOT EXISTS (SELECT 1 FROM pg_depend d
+              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+"""
+_USER_SCHEMA = """
+  n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+"""
+
+RELATIONS_SQL = f"""
+SELECT n.nspname, c.relname, c.relkind::text, c.relispopulated
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't'
+  AND {_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER}
+ORDER BY 1, 2
+"""
+
+SEQUENCES_SQL = f"""
+SELECT n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'S' AND c.relpersistence <> 't' AND {_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER}
+ORDER BY 1, 2
+"""
+
+DATABASE_SQL = """
+SELECT current_database(), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,
+       pg_database_size(current_database()), current_setting('server_version'),
+       current_setting('server_version_num')::int,
+       has_function_privilege('pg_control_system()', 'EXECUTE')
+FROM pg_database d WHERE d.datname = current_database()
+"""
+
+INVALID_INDEXES_SQL = """
+SELECT n.nspname || '.' || c.relname
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT i.indisvalid ORDER BY 1
+"""
+
+
+def prepare(conn: psycopg.Connection) -> None:
+    with conn.cursor() as cur:
+        for statement in session_setup_sql():
+            cur.execute(statement)
+
+
+def database_facts(conn: psycopg.Connection) -> Facts:
+    """The cheap facts (catalog reads). Sequences are read here, BEFORE pg_dump starts:
+    sequences are not transactional, so pg_dump later sees a value >= this one."""
+    with conn.cursor() as cur:
+        cur.execute(DATABASE_SQL)
+        row = cur.fetchone()
+        assert row is not None
+        database, encoding, collate, ctype, size, version, version_num, can_sysid = row
+        system_identifier = None
+        if can_sysid:
+            cur.execute("SELECT system_identifier::text FROM pg_control_system()")
+            sysrow = cur.fetchone()
+            system_identifier = sysrow[0] if sysrow else None
+        cur.execute("SELECT extname, extversion FROM pg_extension ORDER BY 1")
+        extensions = {str(k): str(v) for k, v in cur.fetchall()}
+        cur.execute("SELECT count(*) FROM pg_largeobject_metadata")
+        lo_row = cur.fetchone()
+        cur.execute(INVALID_INDEXES_SQL)
+        invalid = [r[0] for r in cur.fetchall()]
+    return Facts(
+        database=database,
+        encoding=encoding,
+        collate=collate,
+        ctype=ctype,
+        size_bytes=int(size),
+        server_version=version,
+        server_version_num=int(version_num),
+        system_identifier=system_identifier,
+        extensions=extensions,
+        sequences=sequence_facts(conn),
+        large_objects=int(lo_row[0]) if lo_row else 0,
+        invalid_indexes=invalid,
+    )
+
+
+def sequence_facts(conn: psycopg.Connection) -> list[SequenceFact]:
+    from psycopg import sql
+
+    result: list[SequenceFact] = []
+    with conn.cursor() as cur:
+        cur.execute(SEQUENCES_SQL)
+        for schema, name in cur.fetchall():
+            cur.execute(
+                sql.SQL("SELECT last_value, is_called FROM {}.{}").format(
+                    sql.Identifier(schema), sql.Identifier(name)
+                )
+            )
+            row = cur.fetchone()
+            assert row is not None
+            result.append(
+                SequenceFact(schema_name=schema, name=name, last_value=row[0], is_called=row[1])
+            )
+    return result
+
+
+def list_relations(conn: psycopg.Connection) -> list[TableFact]:
+    with conn.cursor() as cur:
+        cur.execute(RELATIONS_SQL)
+        return [
+            TableFact(
+                schema_name=schema,
+                name=name,
+                kind="matview" if kind == "m" else "table",
+                rows=0 if populated else None,
+            )
+            for schema, name, kind, populated in cur.fetchall()
+        ]
+
+
+def scan(conn: psycopg.Connection, relation: TableFact) -> TableFact:
+    """One sequential scan: row count and fingerprint."""
+    from psycopg import sql
+
+    if relation.rows is None:  # unpopulated matview: SELECT would fail, and there is no data
+        return relation
+    query = sql.SQL(
+        "SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint), 0)"
+        " FROM {}.{} AS t"
+    ).format(sql.Identifier(relation.schema_name), sql.Identifier(relation.name))
+    with conn.cursor() as cur:
+        cur.execute(query)
+        row = cur.fetchone()
+        assert row is not None
+    return relation.model_copy(update={"rows": int(row[0]), "fingerprint": str(row[1])})
+
+
+def scan_all(
+    conn: psycopg.Connection,
+    relations: list[TableFact],
+    *,
+    jobs: int = 1,
+    open_worker: Callable[[], psycopg.Connection] | None = None,
+) -> list[TableFact]:
+    """Scan every relation, on ``conn`` alone or also on ``jobs - 1`` extra connections
+    from ``open_worker`` (which must already see the same snapshot)."""
+    if jobs <= 1 or open_worker is None or len(relations) <= 1:
+        return [scan(conn, r) for r in relations]
+    work: queue.Queue[tuple[int, TableFact]] = queue.Queue()
+    for item in enumerate(relations):
+        work.put(item)
+    results: dict[int, TableFact] = {}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(worker_conn: psycopg.Connection) -> None:
+        try:
+            while not errors:
+                try:
+                    index, relation = work.get_nowait()
+                except queue.Empty:
+                    return
+                fact = scan(worker_conn, relation)
+                with lock:
+                    results[index] = fact
+        except BaseException as exc:  # re-raised in the calling thread
+            errors.append(exc)
+
+    extra = [open_worker() for _ in range(min(jobs, len(relations)) - 1)]
+    try:
+        threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in extra]
+        for thread in threads:
+            thread.start()
+        run(conn)
+        for thread in threads:
+            thread.join()
+    finally:
+        for worker_conn in extra:
+            worker_conn.close()
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(len(relations))]
+
+
+def collect(
+    conn: psycopg.Connection,
+    *,
+    jobs: int = 1,
+    open_worker: Callable[[], psycopg.Connection] | None = None,
+) -> Facts:
+    """All facts on an open connection (already prepared, in the right transaction)."""
+    facts = database_facts(conn)
+    tables = scan_all(conn, list_relations(conn), jobs=jobs, open_worker=open_worker)
+    return facts.model_copy(update={"tables": tables})

@@ -1,0 +1,314 @@
+"""Taking a snapshot: a consistent pg_dump streamed through SHA-256 into the store.
+
+Order matters and is the point of this module:
+1. pick a pg_dump at least as new as the server (fail before anything is uploaded);
+2. open a REPEATABLE READ READ ONLY transaction and export its snapshot;
+3. read the cheap facts (sequences first: they are not transactional);
+4. start ``pg_dump -Fc --snapshot=<id>`` and stream its stdout to the store, hashing as
+   it goes, while row counts and fingerprints are read in the same snapshot;
+5. only when the dump, its exit code and the facts are all good, write the manifest, with
+   a conditional put. A failed dump raises inside the reader, which aborts the upload.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import re
+import secrets
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from releaser.db import facts as facts_mod
+from releaser.db.dsn import Dsn
+from releaser.db.manifest import (
+    DUMP_NAME,
+    MANIFEST_NAME,
+    DumpInfo,
+    Facts,
+    Manifest,
+    SourceInfo,
+    TableFact,
+)
+from releaser.db.pgtools import PgBinary, choose, connect, find_tool, server_major
+from releaser.db.progress import Reporter
+from releaser.db.storage import Store
+from releaser.errors import EnvironmentProblem, ReleaserError
+
+if TYPE_CHECKING:
+    import psycopg
+
+DUMP_MAGIC = b"PGDMP"
+
+
+class DumpFailed(EnvironmentProblem):
+    """pg_dump exited non-zero, was killed, or wrote something that is not an archive."""
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    manifest: Manifest
+    store_url: str
+
+
+def new_snapshot_id(name: str, when: datetime) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "db"
+    return f"{safe}-{when:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+class DumpReader(io.RawIOBase):
+    """pg_dump's stdout as a file object that hashes and counts, and that RAISES at EOF
+    when pg_dump failed: returning a clean EOF would let boto3 commit a truncated object."""
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], stderr: _Tail, reporter: Reporter, dsn: Dsn
+    ) -> None:
+        assert process.stdout is not None
+        self.process = process
+        self.stdout = process.stdout
+        self.stderr = stderr
+        self.reporter = reporter
+        self.dsn = dsn
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self.finished = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        # Return full chunks until EOF: S3 parts other than the last must be >= 5 MiB.
+        wanted = size if size >= 0 else 1 << 62
+        parts: list[bytes] = []
+        got = 0
+        while got < wanted:
+            chunk = self.stdout.read(min(wanted - got, 1 << 20))
+            if not chunk:
+                self._at_eof()
+                break
+            if self.size == 0 and got == 0 and not chunk.startswith(DUMP_MAGIC[: len(chunk)]):
+                self._fail("pg_dump's output is not a custom-format archive")
+            parts.append(chunk)
+            got += len(chunk)
+        data = b"".join(parts)
+        self.sha256.update(data)
+        self.size += len(data)
+        self.reporter.transferred(self.size)
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _at_eof(self) -> None:
+        if self.finished:
+            return
+        code = self.process.wait()
+        self.stderr.join()
+        if code != 0:
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
+            self._fail(f"pg_dump {how}")
+        if self.size == 0:
+            self._fail("pg_dump wrote nothing")
+        self.finished = True
+
+    def _fail(self, what: str) -> None:
+        self.kill()
+        detail = self.dsn.redact(self.stderr.text()).strip()
+        raise DumpFailed(
+            f"{what}{': ' + detail if detail else ''}",
+            "Nothing was kept: the upload was aborted and no manifest was written",
+        )
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class _Tail(threading.Thread):
+    """Drains a pipe (so pg_dump never blocks on stderr) and keeps its last lines."""
+
+    def __init__(self, pipe: io.BufferedReader | None) -> None:
+        super().__init__(daemon=True)
+        self.pipe = pipe
+        self.lines: list[str] = []
+
+    def run(self) -> None:
+        if self.pipe is None:
+            return
+        for raw in self.pipe:
+            self.lines.append(raw.decode("utf-8", "replace").rstrip())
+            del self.lines[:-20]
+
+    def text(self) -> str:
+        return " ".join(line for line in self.lines if line)
+
+
+def _open_snapshot_tx(dsn: Dsn) -> psycopg.Connection:
+    from psycopg import IsolationLevel
+
+    conn = connect(dsn, what="source database")
+    conn.isolation_level = IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    facts_mod.prepare(conn)
+    return conn
+
+
+def _worker_opener(dsn: Dsn, snapshot: str) -> psycopg.Connection:
+    from psycopg import sql
+
+    conn = _open_snapshot_tx(dsn)  # prepare() only SETs: the snapshot is not taken yet
+    conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+    return conn
+
+
+def take_snapshot(
+    dsn: Dsn,
+    store: Store,
+    *,
+    name: str | None = None,
+    render_id: str | None = None,
+    jobs: int = 1,
+    reporter: Reporter | None = None,
+    pg_dump: PgBinary | None = None,
+) -> SnapshotResult:
+    """Dump ``dsn`` into ``store`` and write its manifest; raise on any failure, leaving no
+    manifest (and, as far as the store allows, no object)."""
+    reporter = reporter or Reporter()
+    conn = _open_snapshot_tx(dsn)
+    try:
+        server_num = conn.info.server_version
+        wanted = server_major(server_num)
+        # Checked before anything is exported or uploaded; an injected binary obeys the
+        # same rule as a found one.
+        pg_dump = choose("pg_dump", wanted, [pg_dump]) if pg_dump else find_tool("pg_dump", wanted)
+        return _dump(conn, dsn, store, name, render_id, jobs, reporter, pg_dump)
+    finally:
+        conn.close()
+
+
+def _dump(
+    conn: psycopg.Connection,
+    dsn: Dsn,
+    store: Store,
+    name: str | None,
+    render_id: str | None,
+    jobs: int,
+    reporter: Reporter,
+    pg_dump: PgBinary,
+) -> SnapshotResult:
+    row = conn.execute("SELECT pg_export_snapshot(), clock_timestamp()").fetchone()
+    assert row is not None
+    exported, taken_at = row[0], row[1].astimezone(UTC)
+    reporter.event("snapshot-exported")
+    base = facts_mod.database_facts(conn)
+    relations = facts_mod.list_relations(conn)
+    snapshot_id = new_snapshot_id(name or base.database, taken_at)
+    dump_key = f"{snapshot_id}/{DUMP_NAME}"
+
+    command = [
+        pg_dump.path,
+        "--format=custom",
+        f"--snapshot={exported}",
+        "--no-password",
+        f"--dbname={dsn.without_password()}",
+    ]
+    reporter.phase(f"Dumping {dsn.display} to {store.url}/{snapshot_id} ({pg_dump.path})")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dsn.child_env()
+    )
+    tail = _Tail(process.stderr)  # type: ignore[arg-type]
+    tail.start()
+    reader = DumpReader(process, tail, reporter, dsn)
+    reporter.event("dump-started")
+
+    scanned: list[TableFact] = []
+    scan_error: list[BaseException] = []
+
+    def scan() -> None:
+        try:
+            scanned.extend(
+                facts_mod.scan_all(
+                    conn,
+                    relations,
+                    jobs=jobs,
+                    open_worker=lambda: _worker_opener(dsn, exported),
+                )
+            )
+        except BaseException as exc:
+            scan_error.append(exc)
+            reader.kill()  # makes the reader raise, which aborts the upload
+
+    scanner = threading.Thread(target=scan, name="releaser-facts", daemon=True)
+    scanner.start()
+    try:
+        chunk = store.upload_stream(dump_key, reader, base.size_bytes)
+    except BaseException:
+        reader.kill()
+        with contextlib.suppress(Exception):
+            conn.cancel()
+        scanner.join()
+        if scan_error and isinstance(scan_error[0], Exception):
+            raise _facts_error(scan_error[0], dsn) from None
+        raise
+    finally:
+        reporter.done()
+    scanner.join()
+    if scan_error:
+        _delete_quietly(store, dump_key)
+        raise _facts_error(scan_error[0], dsn) from None
+    dump_seconds = time.monotonic() - started
+    conn.rollback()  # end the read-only transaction: the snapshot is no longer needed
+
+    manifest = Manifest(
+        snapshot_id=snapshot_id,
+        database=name or base.database,
+        source=SourceInfo(
+            display=dsn.display,
+            host=dsn.host,
+            port=dsn.port,
+            database=base.database,
+            render_id=render_id,
+        ),
+        taken_at=taken_at,
+        finished_at=datetime.now(UTC),
+        dump_seconds=round(dump_seconds, 3),
+        dump=DumpInfo(
+            key=dump_key,
+            sha256=reader.sha256.hexdigest(),
+            size_bytes=reader.size,
+            pg_dump_version=pg_dump.version,
+            chunk_size=chunk,
+        ),
+        facts=Facts.model_validate({**base.model_dump(), "tables": scanned}),
+    )
+    try:
+        store.create(f"{snapshot_id}/{MANIFEST_NAME}", manifest.model_dump_json(indent=2).encode())
+    except BaseException:
+        _delete_quietly(store, dump_key)
+        raise
+    reporter.event("manifest-written")
+    return SnapshotResult(manifest=manifest, store_url=store.url)
+
+
+def _facts_error(exc: BaseException, dsn: Dsn) -> ReleaserError:
+    if isinstance(exc, ReleaserError):
+        return exc
+    return EnvironmentProblem(
+        f"reading row counts from {dsn.display} failed: {dsn.redact(str(exc)).strip()}",
+        "Nothing was kept: the upload was aborted and no manifest was written",
+    )
+
+
+def _delete_quietly(store: Store, key: str) -> None:
+    # Best effort: a dump without a manifest is already "incomplete" and never used.
+    with contextlib.suppress(Exception):
+        store.delete(key)
