@@ -160,39 +160,3 @@ def resolve_env(text: str) -> str:
             f"Export {name or 'VAR'}=postgresql://… or pass the DSN directly",
         )
     return value
-
-
-def resolve_source(source: str) -> Dsn:
-    """A SOURCE argument (DSN, ``env:VAR``, Render dpg- id or name) as a Dsn.
-
-    Render sources use the connection-info endpoint and its external connection string; the
-    Render client is imported only here, so DSN sources work without it.
-    """
-    label = source if source.startswith("env:") else ""
-    text = resolve_env(source)
-    if looks_like_dsn(text):
-        return parse_dsn(text, label=label)
-    return _resolve_render(text)
-
-
-def _resolve_render(name_or_id: str) -> Dsn:
-    from releaser.render.client import RenderClient
-
-    client = RenderClient.from_env()
-    postgres = client.resolve_postgres(name_or_id)
-    info = client.postgres_connection_info(postgres.id)
-    dsn_text = info.external_connection_string
-    if not dsn_text:
-        from releaser.errors import EnvironmentProblem
-
-        raise EnvironmentProblem(
-            f"Render returned no external connection string for {postgres.id}",
-            "Check the database's status and access control in the Render dashboard",
-        )
-    label = postgres.id if not postgres.name else f"{postgres.name} {postgres.id}"
-    dsn = parse_dsn(dsn_text, label=label)
-    if info.password and not dsn.password:
-        from psycopg.conninfo import make_conninfo
-
-        dsn = parse_dsn(make_conninfo(dsn_text, password=info.password), label=label)
-    return dsn
