@@ -1,0 +1,192 @@
+"""State objects rendered as Render API JSON, shaped to validate against the official spec.
+
+Where reality is looser than the spec (null commits on image deploys, null finishedAt), the
+simulator omits the field instead: omission is valid for the spec and for any tolerant client.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from releaser.sim.logs import LogEntry
+from releaser.sim.state import DeployState, EnvGroupState, Event, PostgresState, ServiceState, SimState
+
+JSON = dict[str, Any]
+
+_SHORT_TYPE = {
+    "static_site": "static",
+    "web_service": "web",
+    "private_service": "pserv",
+    "background_worker": "worker",
+    "cron_job": "cron",
+}
+_DASHBOARD_KIND = {"static_site": "static", "web_service": "web", "private_service": "pserv",
+                   "background_worker": "worker", "cron_job": "cron"}
+
+
+def iso(moment: datetime) -> str:
+    """RFC 3339, UTC, microseconds: log paging passes these timestamps back verbatim."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def app_url(base: str, service: ServiceState) -> str:
+    return f"{base}/_sim/apps/{service.name}"
+
+
+def owner(state: SimState) -> JSON:
+    o = state.owner
+    return {"id": o.id, "name": o.name, "email": o.email, "type": o.type, "twoFactorAuthEnabled": True}
+
+
+def service(state: SimState, svc: ServiceState, base: str) -> JSON:
+    config = svc.config
+    body: JSON = {
+        "id": svc.id,
+        "autoDeploy": config.auto_deploy,
+        "branch": config.branch,
+        "createdAt": iso(svc.created_at),
+        "dashboardUrl": f"https://dashboard.render.com/{_DASHBOARD_KIND[config.type]}/{svc.id}",
+        "name": config.name,
+        "notifyOnFail": "default",
+        "ownerId": state.owner.id,
+        "rootDir": "",
+        "slug": config.name,
+        "suspended": "suspended" if config.suspended else "not_suspended",
+        "suspenders": ["user"] if config.suspended else [],
+        "type": config.type,
+        "updatedAt": iso(svc.updated_at),
+        "serviceDetails": service_details(svc, base),
+    }
+    if config.runtime == "image":
+        body["imagePath"] = config.image
+        del body["branch"]
+    elif config.repo:
+        body["repo"] = config.repo
+    return body
+
+
+def service_details(svc: ServiceState, base: str) -> JSON:
+    config = svc.config
+    runtime = config.runtime or "python"
+    if runtime in ("docker", "image"):
+        env_specific: JSON = {"dockerCommand": config.start_command or "", "dockerContext": ".",
+                              "dockerfilePath": "./Dockerfile"}
+    else:
+        env_specific = {"buildCommand": config.build_command or "pip install -r requirements.txt",
+                        "startCommand": config.start_command or "gunicorn app:app"}
+    common: JSON = {
+        "env": runtime,
+        "runtime": runtime,
+        "envSpecificDetails": env_specific,
+        "plan": config.plan,
+        "region": config.region,
+        "buildPlan": "starter",
+    }
+    if config.type == "static_site":
+        return {"buildCommand": env_specific.get("buildCommand", ""), "publishPath": config.publish_path,
+                "url": app_url(base, svc), "buildPlan": "starter"}
+    if config.type == "cron_job":
+        return {**common, "schedule": config.schedule}
+    common["numInstances"] = config.num_instances
+    if config.type == "background_worker":
+        return common
+    common["openPorts"] = [{"port": 10000, "protocol": "TCP"}]
+    if config.type == "private_service":
+        return {**common, "url": f"{config.name}:10000"}
+    return {**common, "healthCheckPath": config.health_check_path, "url": app_url(base, svc),
+            "pullRequestPreviewsEnabled": "no", "maxShutdownDelaySeconds": 30}
+
+
+def deploy(d: DeployState) -> JSON:
+    body: JSON = {
+        "id": d.id,
+        "status": d.status,
+        "trigger": d.trigger,
+        "createdAt": iso(d.created_at),
+        "updatedAt": iso(d.updated_at),
+    }
+    if d.commit:
+        body["commit"] = {"id": d.commit, "message": d.message or "", "createdAt": iso(d.created_at)}
+    if d.image:
+        body["image"] = {"ref": d.image, "sha": "sha256:" + _sha(d.image)}
+    if d.started_at:
+        body["startedAt"] = iso(d.started_at)
+    if d.finished_at:
+        body["finishedAt"] = iso(d.finished_at)
+    return body
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def event(e: Event) -> JSON:
+    return {"id": e.id, "timestamp": iso(e.timestamp), "serviceId": e.service_id, "type": e.type,
+            "details": e.details}
+
+
+def env_group(state: SimState, group: EnvGroupState, with_vars: bool) -> JSON:
+    body: JSON = {
+        "id": group.id,
+        "name": group.name,
+        "ownerId": state.owner.id,
+        "createdAt": iso(group.created_at),
+        "updatedAt": iso(group.updated_at),
+        "serviceLinks": [
+            {"id": s.id, "name": s.name, "type": _SHORT_TYPE[s.config.type]}
+            for s in state.linked_services(group.id)
+        ],
+    }
+    if with_vars:
+        body["envVars"] = [{"key": k, "value": v} for k, v in group.vars.items()]
+        body["secretFiles"] = []
+    return body
+
+
+def postgres(state: SimState, pg: PostgresState, detail: bool) -> JSON:
+    config = pg.config
+    body: JSON = {
+        "id": pg.id,
+        "ipAllowList": [],
+        "createdAt": iso(pg.created_at),
+        "updatedAt": iso(pg.updated_at),
+        "dashboardUrl": f"https://dashboard.render.com/d/{pg.id}",
+        "databaseName": pg.database_name,
+        "databaseUser": pg.user,
+        "highAvailabilityEnabled": config.high_availability,
+        "name": config.name,
+        "owner": owner(state),
+        "plan": config.plan,
+        "region": config.region,
+        "readReplicas": [],
+        "role": "primary",
+        "status": pg.status(state.now()),
+        "version": config.version,
+        "suspended": "not_suspended",
+        "suspenders": [],
+        "diskAutoscalingEnabled": False,
+    }
+    if detail:
+        body["parameterOverrides"] = {}
+    return body
+
+
+def connection_info(pg: PostgresState) -> JSON:
+    return {
+        "password": pg.password,
+        "internalConnectionString": pg.internal_dsn(),
+        "externalConnectionString": pg.dsn(),
+        "psqlCommand": f"PGPASSWORD={pg.password} psql -h {pg.host} -p {pg.port} -U {pg.user} {pg.database_name}",
+    }
+
+
+def log(entry: LogEntry) -> JSON:
+    return {
+        "id": entry.id,
+        "message": entry.message,
+        "timestamp": iso(entry.timestamp),
+        "labels": [{"name": name, "value": value} for name, value in entry.labels()],
+    }
