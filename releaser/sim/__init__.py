@@ -1,9 +1,9 @@
 """The Render simulator: a local HTTP server that behaves like the Render API releaser uses.
 
-    from releaser.sim import SimServer, load_scenario
+from releaser.sim import SimServer, load_scenario
 
-    with SimServer(load_scenario("crash-loop"), time_scale=10) as sim:
-        ...  # RENDER_API_URL=sim.url, RENDER_API_KEY=sim.api_key, RENDER_OWNER_ID=sim.owner_id
+with SimServer(load_scenario("crash-loop"), time_scale=10) as sim:
+    ...  # RENDER_API_URL=sim.url, RENDER_API_KEY=sim.api_key, RENDER_OWNER_ID=sim.owner_id
 """
 
 from releaser.sim.clock import Clock, ManualClock, ScaledClock

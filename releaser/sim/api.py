@@ -20,8 +20,19 @@ T = TypeVar("T")
 JSON = Any
 
 DEPLOY_STATUSES = frozenset(
-    {"created", "queued", "build_in_progress", "update_in_progress", "live", "deactivated",
-     "build_failed", "update_failed", "canceled", "pre_deploy_in_progress", "pre_deploy_failed"}
+    {
+        "created",
+        "queued",
+        "build_in_progress",
+        "update_in_progress",
+        "live",
+        "deactivated",
+        "build_failed",
+        "update_failed",
+        "canceled",
+        "pre_deploy_in_progress",
+        "pre_deploy_failed",
+    }
 )
 
 
@@ -77,8 +88,14 @@ class RenderApi:
 
 
 def error(status: int, message: str) -> Response:
-    ids = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-           409: "conflict", 429: "rate_limited"}
+    ids = {
+        400: "bad_request",
+        401: "unauthorized",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        429: "rate_limited",
+    }
     return Response(status, {"id": ids.get(status, "error"), "message": message})
 
 
@@ -130,7 +147,9 @@ def page(request: Request, items: Sequence[T], cursor_of: Callable[[T], str]) ->
     return list(items[start : start + limit_of(request)])
 
 
-def wrapped(name: str, items: list[T], cursor_of: Callable[[T], str], render: Callable[[T], JSON]) -> Response:
+def wrapped(
+    name: str, items: list[T], cursor_of: Callable[[T], str], render: Callable[[T], JSON]
+) -> Response:
     return Response(200, [{name: render(item), "cursor": cursor_of(item)} for item in items])
 
 
@@ -152,7 +171,9 @@ def json_object(request: Request) -> dict[str, Any]:
 def list_owners(api: RenderApi, request: Request, _: dict[str, str]) -> Response:
     owners = [api.state.owner]
     names, emails = values(request, "name"), values(request, "email")
-    owners = [o for o in owners if (not names or o.name in names) and (not emails or o.email in emails)]
+    owners = [
+        o for o in owners if (not names or o.name in names) and (not emails or o.email in emails)
+    ]
     chosen = page(request, owners, lambda o: o.id)
     return wrapped("owner", chosen, lambda o: o.id, lambda o: views.owner(api.state))
 
@@ -170,10 +191,19 @@ def get_owner(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
 @route("GET", "/services")
 def list_services(api: RenderApi, request: Request, _: dict[str, str]) -> Response:
     state = api.state
-    names, types, owners = values(request, "name"), values(request, "type"), values(request, "ownerId")
-    regions, runtimes, suspended = values(request, "region"), values(request, "env"), values(request, "suspended")
+    names, types, owners = (
+        values(request, "name"),
+        values(request, "type"),
+        values(request, "ownerId"),
+    )
+    regions, runtimes, suspended = (
+        values(request, "region"),
+        values(request, "env"),
+        values(request, "suspended"),
+    )
     services = [
-        s for s in sorted(state.services.values(), key=lambda s: (s.created_at, s.id), reverse=True)
+        s
+        for s in sorted(state.services.values(), key=lambda s: (s.created_at, s.id), reverse=True)
         if (not names or s.name in names)
         and (not types or s.config.type in types)
         and (not owners or state.owner.id in owners)
@@ -184,7 +214,9 @@ def list_services(api: RenderApi, request: Request, _: dict[str, str]) -> Respon
         and in_range(s.updated_at, request, "updatedBefore", "updatedAfter")
     ]
     chosen = page(request, services, lambda s: s.id)
-    return wrapped("service", chosen, lambda s: s.id, lambda s: views.service(state, s, request.base_url))
+    return wrapped(
+        "service", chosen, lambda s: s.id, lambda s: views.service(state, s, request.base_url)
+    )
 
 
 @route("GET", "/services/{service_id}")
@@ -263,18 +295,25 @@ def list_env_groups(api: RenderApi, request: Request, _: dict[str, str]) -> Resp
     state = api.state
     names, owners = values(request, "name"), values(request, "ownerId")
     groups = [
-        g for g in state.env_groups.values()
-        if (not names or g.name in names) and (not owners or state.owner.id in owners)
+        g
+        for g in state.env_groups.values()
+        if (not names or g.name in names)
+        and (not owners or state.owner.id in owners)
         and in_range(g.created_at, request, "createdBefore", "createdAfter")
         and in_range(g.updated_at, request, "updatedBefore", "updatedAfter")
     ]
     # Real Render answers a bare array here, without the {envGroup, cursor} wrapper.
-    return Response(200, [views.env_group(state, g, with_vars=False) for g in page(request, groups, lambda g: g.id)])
+    return Response(
+        200,
+        [views.env_group(state, g, with_vars=False) for g in page(request, groups, lambda g: g.id)],
+    )
 
 
 @route("GET", "/env-groups/{group_id}")
 def get_env_group(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
-    return Response(200, views.env_group(api.state, api.state.env_group(p["group_id"]), with_vars=True))
+    return Response(
+        200, views.env_group(api.state, api.state.env_group(p["group_id"]), with_vars=True)
+    )
 
 
 # --- deploys ---------------------------------------------------------------------------------
@@ -287,9 +326,12 @@ def list_deploys(api: RenderApi, request: Request, p: dict[str, str]) -> Respons
     unknown = set(statuses) - DEPLOY_STATUSES
     if unknown:
         raise ApiProblem(400, f"unknown deploy status {sorted(unknown)[0]!r}")
-    by_finish = one(request, "finishedBefore") is not None or one(request, "finishedAfter") is not None
+    by_finish = (
+        one(request, "finishedBefore") is not None or one(request, "finishedAfter") is not None
+    )
     deploys = [
-        d for d in sorted(svc.deploys, key=lambda d: (d.created_at, d.id), reverse=True)
+        d
+        for d in sorted(svc.deploys, key=lambda d: (d.created_at, d.id), reverse=True)
         if (not statuses or d.status in statuses)
         and in_range(d.created_at, request, "createdBefore", "createdAfter")
         and in_range(d.updated_at, request, "updatedBefore", "updatedAfter")
@@ -352,7 +394,8 @@ def list_events(api: RenderApi, request: Request, p: dict[str, str]) -> Response
     types = values(request, "type")
     start, end = when(request, "startTime"), when(request, "endTime")
     events = [
-        e for e in sorted(svc.events, key=lambda e: (e.timestamp, e.id), reverse=True)
+        e
+        for e in sorted(svc.events, key=lambda e: (e.timestamp, e.id), reverse=True)
         if (not types or e.type in types)
         and (start is None or e.timestamp >= start)
         and (end is None or e.timestamp <= end)
@@ -410,16 +453,25 @@ def list_logs(api: RenderApi, request: Request, _: dict[str, str]) -> Response:
 @route("GET", "/postgres")
 def list_postgres(api: RenderApi, request: Request, _: dict[str, str]) -> Response:
     state = api.state
-    names, owners, regions = values(request, "name"), values(request, "ownerId"), values(request, "region")
+    names, owners, regions = (
+        values(request, "name"),
+        values(request, "ownerId"),
+        values(request, "region"),
+    )
     found = [
-        pg for pg in sorted(state.postgres.values(), key=lambda pg: (pg.created_at, pg.id), reverse=True)
+        pg
+        for pg in sorted(
+            state.postgres.values(), key=lambda pg: (pg.created_at, pg.id), reverse=True
+        )
         if (not names or pg.config.name in names)
         and (not owners or state.owner.id in owners)
         and (not regions or pg.config.region in regions)
         and in_range(pg.created_at, request, "createdBefore", "createdAfter")
     ]
     chosen = page(request, found, lambda pg: pg.id)
-    return wrapped("postgres", chosen, lambda pg: pg.id, lambda pg: views.postgres(state, pg, detail=False))
+    return wrapped(
+        "postgres", chosen, lambda pg: pg.id, lambda pg: views.postgres(state, pg, detail=False)
+    )
 
 
 @route("GET", "/postgres/{pg_id}")
@@ -438,8 +490,11 @@ def list_exports(api: RenderApi, request: Request, p: dict[str, str]) -> Respons
     return Response(
         200,
         [
-            {"id": e.id, "createdAt": views.iso(e.created_at),
-             "url": f"{request.base_url}/_sim/exports/{pg.id}/{e.id}.dir.tar.gz"}
+            {
+                "id": e.id,
+                "createdAt": views.iso(e.created_at),
+                "url": f"{request.base_url}/_sim/exports/{pg.id}/{e.id}.dir.tar.gz",
+            }
             for e in sorted(pg.exports, key=lambda e: e.created_at, reverse=True)
         ],
     )
@@ -473,5 +528,7 @@ def recover(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
     if restore_time.tzinfo is None:
         raise ApiProblem(400, "restoreTime needs a UTC offset")
     name = body.get("restoreName")
-    state = api.state.recover(p["pg_id"], restore_time, name if isinstance(name, str) and name else None)
+    state = api.state.recover(
+        p["pg_id"], restore_time, name if isinstance(name, str) and name else None
+    )
     return Response(200, views.postgres(api.state, state, detail=True))

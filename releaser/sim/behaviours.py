@@ -76,15 +76,30 @@ class DeployFacts:
 
 
 def plan_deploy(facts: DeployFacts, behaviour: Behaviour, created: datetime, build: bool) -> Plan:
-    """The timeline of one deploy. Without `build` (rollback, deploy_only) it goes straight to update."""
+    """The timeline of one deploy.
+
+    Without `build` (rollback, deploy_only: the artifact exists) it goes straight to update.
+    """
     trigger = _trigger_details(facts)
-    steps = [Step(created, "created", [("deploy_started", {"deployId": facts.deploy_id, "trigger": trigger})])]
+    steps = [
+        Step(
+            created,
+            "created",
+            [("deploy_started", {"deployId": facts.deploy_id, "trigger": trigger})],
+        )
+    ]
     logs: list[LogLine] = []
     repeaters: list[Repeater] = []
     t = created + timedelta(seconds=1)
     if build:
         build_end = t + timedelta(seconds=behaviour.build_seconds)
-        steps.append(Step(t, "build_in_progress", [("build_started", {"buildId": facts.build_id, "trigger": trigger})]))
+        steps.append(
+            Step(
+                t,
+                "build_in_progress",
+                [("build_started", {"buildId": facts.build_id, "trigger": trigger})],
+            )
+        )
         failed = behaviour.behaviour == "build_failed"
         lines = _build_lines(facts) if not failed else _failed_build_lines(facts, behaviour)
         logs += _spread(lines, t, build_end, "build")
@@ -102,10 +117,14 @@ def plan_deploy(facts: DeployFacts, behaviour: Behaviour, created: datetime, bui
             )
             return Plan(steps, logs, repeaters)
         t = build_end
-        steps.append(Step(t, "update_in_progress", [("build_ended", _build_ended(facts, "succeeded", {}))]))
+        steps.append(
+            Step(t, "update_in_progress", [("build_ended", _build_ended(facts, "succeeded", {}))])
+        )
     else:
         steps.append(Step(t, "update_in_progress"))
-        logs.append(LogLine(t, f"==> Deploying {_what(facts)} from an existing build...", type="build"))
+        logs.append(
+            LogLine(t, f"==> Deploying {_what(facts)} from an existing build...", type="build")
+        )
 
     if behaviour.behaviour == "crash_loop":
         start = t + timedelta(seconds=min(behaviour.update_seconds, 3.0))
@@ -114,10 +133,19 @@ def plan_deploy(facts: DeployFacts, behaviour: Behaviour, created: datetime, bui
         cycle = [(f"==> Running '{_start_command(facts)}'", "info")]
         cycle += [(line, "error") for line in behaviour.log_lines or _crash_lines(facts)]
         cycle += [(f"==> Exited with status {behaviour.exit_code}", "error")]
-        cycle += [("==> Common ways to troubleshoot your deploy: https://render.com/docs/troubleshooting-deploys", "info")]
+        cycle += [
+            (
+                "==> Common ways to troubleshoot your deploy: https://render.com/docs/troubleshooting-deploys",
+                "info",
+            )
+        ]
         repeaters.append(Repeater(start, behaviour.repeat_every, cycle, until=fail_at))
         reason = {"failure": _failure(behaviour, facts)}
-        steps.append(Step(fail_at, "update_failed", [("deploy_ended", _deploy_ended(facts, "failed", reason))]))
+        steps.append(
+            Step(
+                fail_at, "update_failed", [("deploy_ended", _deploy_ended(facts, "failed", reason))]
+            )
+        )
         return Plan(steps, logs, repeaters, built=True)
 
     live_at = t + timedelta(seconds=behaviour.update_seconds)
@@ -127,14 +155,22 @@ def plan_deploy(facts: DeployFacts, behaviour: Behaviour, created: datetime, bui
     plan = Plan(steps, logs, repeaters, built=True)
     if behaviour.behaviour == "unhealthy_after_live":
         plan.unhealthy_at = live_at + timedelta(seconds=behaviour.unhealthy_after)
-        failure = {"evicted": False, "unhealthy": f"health check {facts.health_check_path} returned 503"}
+        failure = {
+            "evicted": False,
+            "unhealthy": f"health check {facts.health_check_path} returned 503",
+        }
         steps.append(Step(plan.unhealthy_at, None, [("server_failed", {"reason": failure})]))
-        lines = [(line, "error") for line in behaviour.log_lines or _unhealthy_lines(facts)]
-        repeaters.append(Repeater(plan.unhealthy_at, behaviour.repeat_every, lines))
+        errors = [
+            (line, "error")
+            for line in behaviour.log_lines or unhealthy_lines(facts.health_check_path)
+        ]
+        repeaters.append(Repeater(plan.unhealthy_at, behaviour.repeat_every, errors))
     return plan
 
 
-def cancel_events(facts: DeployFacts, in_build: bool, superseded_by: str | None) -> list[tuple[str, Details]]:
+def cancel_events(
+    facts: DeployFacts, in_build: bool, superseded_by: str | None
+) -> list[tuple[str, Details]]:
     reason: Details = {"newDeploy": {"id": superseded_by}} if superseded_by else {}
     events: list[tuple[str, Details]] = []
     if in_build:
@@ -160,11 +196,21 @@ def _trigger_details(facts: DeployFacts) -> Details:
 
 
 def _build_ended(facts: DeployFacts, outcome: str, reason: Details) -> Details:
-    return {"buildId": facts.build_id, "buildStatus": outcome, "reason": reason, "status": _code(outcome)}
+    return {
+        "buildId": facts.build_id,
+        "buildStatus": outcome,
+        "reason": reason,
+        "status": _code(outcome),
+    }
 
 
 def _deploy_ended(facts: DeployFacts, outcome: str, reason: Details) -> Details:
-    return {"deployId": facts.deploy_id, "deployStatus": outcome, "reason": reason, "status": _code(outcome)}
+    return {
+        "deployId": facts.deploy_id,
+        "deployStatus": outcome,
+        "reason": reason,
+        "status": _code(outcome),
+    }
 
 
 def _code(outcome: str) -> int:
@@ -194,7 +240,12 @@ def _spread(lines: list[str], start: datetime, end: datetime, type: str) -> list
     span = max((end - start).total_seconds(), 0.001)
     step = span / (len(lines) + 1)
     return [
-        LogLine(start + timedelta(seconds=step * (i + 1)), line, "error" if _looks_bad(line) else "info", type)
+        LogLine(
+            start + timedelta(seconds=step * (i + 1)),
+            line,
+            "error" if _looks_bad(line) else "info",
+            type,
+        )
         for i, line in enumerate(lines)
     ]
 
@@ -225,13 +276,20 @@ def _start_command(facts: DeployFacts) -> str:
 
 def _checkout_lines(facts: DeployFacts) -> list[str]:
     if facts.runtime == "image":
-        return [f"==> Pulling image {facts.image}...", f"==> Successfully pulled image {facts.image}"]
+        return [
+            f"==> Pulling image {facts.image}...",
+            f"==> Successfully pulled image {facts.image}",
+        ]
     lines = [
         f"==> Cloning from {facts.repo or 'https://github.com/example/app'}",
         f"==> Checking out commit {facts.commit or 'HEAD'} in branch {facts.branch}",
     ]
     if facts.runtime == "docker":
-        lines += ["#1 [internal] load build definition from Dockerfile", "#8 exporting to image", "#8 DONE 3.1s"]
+        lines += [
+            "#1 [internal] load build definition from Dockerfile",
+            "#8 exporting to image",
+            "#8 DONE 3.1s",
+        ]
     return lines
 
 
@@ -251,9 +309,14 @@ def _build_lines(facts: DeployFacts) -> list[str]:
             "Collecting flask==3.0.3 (from -r requirements.txt (line 1))",
             "Collecting gunicorn==22.0.0 (from -r requirements.txt (line 2))",
             "Collecting psycopg[binary]==3.1.19 (from -r requirements.txt (line 3))",
-            "Successfully installed flask-3.0.3 gunicorn-22.0.0 psycopg-3.1.19 psycopg-binary-3.1.19",
+            "Successfully installed flask-3.0.3 gunicorn-22.0.0 psycopg-3.1.19",
         ]
-    return [*lines, "==> Uploading build...", "==> Uploaded in 4.2s. Compression took 1.9s", "==> Build successful 🎉"]
+    return [
+        *lines,
+        "==> Uploading build...",
+        "==> Uploaded in 4.2s. Compression took 1.9s",
+        "==> Build successful 🎉",
+    ]
 
 
 def _failed_build_lines(facts: DeployFacts, behaviour: Behaviour) -> list[str]:
@@ -266,12 +329,13 @@ def _failed_build_lines(facts: DeployFacts, behaviour: Behaviour) -> list[str]:
             "npm ERR! code ERESOLVE",
             "npm ERR! ERESOLVE unable to resolve dependency tree",
             "npm ERR! Found: react@18.3.1",
-            'npm ERR! Could not resolve dependency: peer react@"^17.0.0" from react-beautiful-dnd@13.1.1',
+            'npm ERR! Could not resolve dependency: peer react@"^17.0.0" from react-dnd@13.1.1',
         ]
     else:
         lines.append(f"==> Running build command '{_build_command(facts)}'...")
         errors = [
-            "ERROR: Could not find a version that satisfies the requirement flask==9.9.9 (from versions: 3.0.2, 3.0.3)",
+            "ERROR: Could not find a version that satisfies the requirement flask==9.9.9 "
+            "(from versions: 3.0.2, 3.0.3)",
             "ERROR: No matching distribution found for flask==9.9.9",
         ]
     return [*lines, *errors, "==> Build failed 😞"]
@@ -304,8 +368,9 @@ def _crash_lines(facts: DeployFacts) -> list[str]:
     ]
 
 
-def _unhealthy_lines(facts: DeployFacts) -> list[str]:
+def unhealthy_lines(health_check_path: str) -> list[str]:
+    """What an app prints once its health check fails: the default for unhealthy deploys."""
     return [
         "[ERROR] Worker timeout (pid:58)",
-        f"[ERROR] GET {facts.health_check_path} 503: database connection pool exhausted",
+        f"[ERROR] GET {health_check_path} 503: database connection pool exhausted",
     ]

@@ -31,7 +31,9 @@ class Verdict:
 def bucket_for(method: str, path: str, limits: RateLimits) -> tuple[str, int]:
     """The bucket a request counts against (path without /v1) and that bucket's limit."""
     match = _SERVICE_CHANGE.match(path)
-    if match and ((method == "POST" and match.group(2)) or (method == "PATCH" and not match.group(2))):
+    if match and (
+        (method == "POST" and match.group(2)) or (method == "PATCH" and not match.group(2))
+    ):
         return f"service:{match.group(1)}", limits.deploy_per_window
     if method in ("GET", "HEAD"):
         return "read", limits.read_per_window

@@ -63,7 +63,9 @@ BehaviourKind = Literal["succeed", "build_failed", "crash_loop", "unhealthy_afte
 FailureReason = Literal["nonZeroExit", "oomKilled", "earlyExit", "timedOutSeconds", "unhealthy"]
 Region = Literal["frankfurt", "oregon", "ohio", "singapore", "virginia"]
 
-_OFFSET = re.compile(r"^(?P<sign>[-+]?)(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+_OFFSET = re.compile(
+    r"^(?P<sign>[-+]?)(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$"
+)
 
 
 def parse_duration(value: str | float | int) -> float:
@@ -75,7 +77,7 @@ def parse_duration(value: str | float | int) -> float:
         return 0.0
     match = _OFFSET.match(text)
     if not match or not any(match.group(k) for k in "dhms"):
-        raise ValueError(f"not a duration: {value!r} (use e.g. 90, \"90s\", \"5m\", \"-3d\", \"-2h30m\")")
+        raise ValueError(f'not a duration: {value!r} (use e.g. 90, "90s", "5m", "-3d", "-2h30m")')
     seconds = (
         int(match["d"] or 0) * 86400
         + int(match["h"] or 0) * 3600
@@ -128,7 +130,6 @@ class Behaviour(_Model):
     exit_code: int = 1
 
 
-
 class NextDeploy(Behaviour):
     """A behaviour queued for a service: consumed by its next new deploy (FIFO)."""
 
@@ -147,7 +148,6 @@ class HistoryDeploy(_Model):
     created_at: When
     duration: Seconds = 180.0
     rollback_of: str | None = None  # dep-… id this deploy rolled back to
-
 
     @field_validator("status")
     @classmethod
@@ -188,7 +188,6 @@ class Service(_Model):
     deploys: list[HistoryDeploy] = Field(default_factory=list)
     created_at: When = "-90d"
 
-
     @field_validator("auto_deploy", mode="before")
     @classmethod
     def _yes_no(cls, value: Any) -> Any:
@@ -212,7 +211,6 @@ class EnvGroup(_Model):
     created_at: When = "-60d"
 
 
-
 class Postgres(_Model):
     id: str = Field(pattern=r"^dpg-[0-9a-zA-Z-]+$")
     name: str = Field(min_length=1)
@@ -229,7 +227,6 @@ class Postgres(_Model):
     status: str = "available"
     recovery: Literal["AVAILABLE", "BACKUP_NOT_READY", "NOT_AVAILABLE"] = "AVAILABLE"
     created_at: When = "-120d"
-
 
     @field_validator("version", mode="before")
     @classmethod
@@ -303,7 +300,9 @@ def builtin_scenarios() -> dict[str, str]:
     for entry in sorted(_builtin_dir().iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             data = tomllib.loads(entry.read_text(encoding="utf-8"))
-            found[entry.name[: -len(".toml")]] = str(data.get("scenario", {}).get("description", ""))
+            found[entry.name[: -len(".toml")]] = str(
+                data.get("scenario", {}).get("description", "")
+            )
     return found
 
 
@@ -344,10 +343,14 @@ def _builtin_dir() -> Any:
     return resources.files("releaser.sim").joinpath("scenarios")
 
 
-def _read_with_bases(name_or_path: str, seen: tuple[str, ...], relative_to: Path | None = None) -> list[_Source]:
+def _read_with_bases(
+    name_or_path: str, seen: tuple[str, ...], relative_to: Path | None = None
+) -> list[_Source]:
     source = _read_one(name_or_path, relative_to)
     if source.path in seen:
-        raise ConfigError(f"scenario {source.path} extends itself (via {' -> '.join(seen)})", SCENARIO_ADVICE)
+        raise ConfigError(
+            f"scenario {source.path} extends itself (via {' -> '.join(seen)})", SCENARIO_ADVICE
+        )
     meta = source.data.get("scenario", {})
     base = meta.get("extends") if isinstance(meta, dict) else None
     if not base:
@@ -358,7 +361,11 @@ def _read_with_bases(name_or_path: str, seen: tuple[str, ...], relative_to: Path
 
 def _read_one(name_or_path: str, relative_to: Path | None) -> _Source:
     candidate = Path(name_or_path)
-    if relative_to is not None and not candidate.is_absolute() and (relative_to / candidate).is_file():
+    if (
+        relative_to is not None
+        and not candidate.is_absolute()
+        and (relative_to / candidate).is_file()
+    ):
         candidate = relative_to / candidate
     if candidate.is_file():
         path, label = str(candidate), candidate.stem
@@ -386,21 +393,21 @@ def _read_one(name_or_path: str, relative_to: Path | None) -> _Source:
 def _cross_check(scenario: Scenario) -> tuple[tuple[Any, ...], str] | None:
     """References and uniqueness that a single field cannot check."""
     ids: set[str] = {scenario.owner.id}
+    every_id = [
+        *(("services", i, s.id) for i, s in enumerate(scenario.services)),
+        *(("env_groups", i, g.id) for i, g in enumerate(scenario.env_groups)),
+        *(("postgres", i, p.id) for i, p in enumerate(scenario.postgres)),
+    ]
+    for kind, index, item_id in every_id:
+        if item_id in ids:
+            return (kind, index, "id"), f"duplicate id {item_id}"
+        ids.add(item_id)
     names: set[str] = set()
+    for index, service in enumerate(scenario.services):
+        if service.name in names:
+            return ("services", index, "name"), f"duplicate service name {service.name}"
+        names.add(service.name)
     group_names = {group.name for group in scenario.env_groups}
-    for kind, items in (
-        ("services", scenario.services),
-        ("env_groups", scenario.env_groups),
-        ("postgres", scenario.postgres),
-    ):
-        for index, item in enumerate(items):
-            if item.id in ids:
-                return (kind, index, "id"), f"duplicate id {item.id}"
-            ids.add(item.id)
-            if kind == "services":
-                if item.name in names:
-                    return (kind, index, "name"), f"duplicate service name {item.name}"
-                names.add(item.name)
     deploy_ids: set[str] = set()
     for index, service in enumerate(scenario.services):
         for group in service.env_groups:
@@ -411,7 +418,13 @@ def _cross_check(scenario: Scenario) -> tuple[tuple[Any, ...], str] | None:
             return ("services", index, "deploys"), "more than one live deploy"
         for d_index, deploy in enumerate(service.deploys):
             if deploy.id in deploy_ids:
-                return ("services", index, "deploys", d_index, "id"), f"duplicate deploy id {deploy.id}"
+                return (
+                    "services",
+                    index,
+                    "deploys",
+                    d_index,
+                    "id",
+                ), f"duplicate deploy id {deploy.id}"
             deploy_ids.add(deploy.id)
     known = {s.name for s in scenario.services} | {s.id for s in scenario.services}
     for index, queued in enumerate(scenario.next_deploys):
@@ -420,12 +433,18 @@ def _cross_check(scenario: Scenario) -> tuple[tuple[Any, ...], str] | None:
     return None
 
 
-def _located(loc: tuple[Any, ...], message: str, origin: dict[str, _Source], fallback: _Source) -> ConfigError:
+def _located(
+    loc: tuple[Any, ...], message: str, origin: dict[str, _Source], fallback: _Source
+) -> ConfigError:
     source = origin.get(str(loc[0]), fallback) if loc else fallback
     line = _TomlLines(source.text).line_of(loc)
-    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(
+        "."
+    )
     at = f", line {line}" if line else ""
-    return ConfigError(f"bad scenario {source.path}{at}: {where or 'file'}: {message}", SCENARIO_ADVICE)
+    return ConfigError(
+        f"bad scenario {source.path}{at}: {where or 'file'}: {message}", SCENARIO_ADVICE
+    )
 
 
 class _TomlLines:
@@ -436,7 +455,9 @@ class _TomlLines:
     """
 
     _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    _KEY = re.compile(r'^\s*((?:[A-Za-z0-9_-]+|"[^"]*")(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"))*)\s*=')
+    _KEY = re.compile(
+        r'^\s*((?:[A-Za-z0-9_-]+|"[^"]*")(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"))*)\s*='
+    )
 
     def __init__(self, text: str) -> None:
         self.lines: dict[tuple[Any, ...], int] = {}

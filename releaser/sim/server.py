@@ -93,7 +93,7 @@ class SimServer:
             if exc.errno == errno.EADDRINUSE:
                 raise EnvironmentProblem(
                     f"port {self.port} on {self.host} is already in use",
-                    "Stop whatever listens there, pick another --port, or use --port 0 for a free one",
+                    "Stop what listens there, pick another --port, or use --port 0 for a free one",
                 ) from None
             raise EnvironmentProblem(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}",
@@ -162,12 +162,14 @@ class SimServer:
     # --- steering --------------------------------------------------------------------------
 
     def add_fault(self, fault: Fault | None = None, /, **fields: Any) -> Fault:
-        """Add a fault rule: add_fault(method="GET", path="/services/*/deploys", status=503, count=2)."""
+        """Add a fault rule, e.g. add_fault(method="GET", path="/logs", status=503, count=2)."""
         rule = fault or Fault.model_validate(fields)
         self.faults.add(rule)
         return rule
 
-    def queue_behaviour(self, service_id_or_name: str, behaviour: Behaviour | str = "succeed", **fields: Any) -> Behaviour:
+    def queue_behaviour(
+        self, service_id_or_name: str, behaviour: Behaviour | str = "succeed", **fields: Any
+    ) -> Behaviour:
         """Queue how the service's next new deploy behaves: queue_behaviour("web", "crash_loop")."""
         if isinstance(behaviour, str):
             behaviour = Behaviour.model_validate({"behaviour": behaviour, **fields})
@@ -254,7 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
         record: RecordedRequest,
     ) -> Response | None:
         """The answer, or None when a fault drops the connection."""
-        api_path = path[len(API_PREFIX):] if path.startswith(API_PREFIX + "/") else path
+        api_path = path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path
         fault = sim.faults.take(self.command, api_path)
         if fault is not None:
             record.fault = True
@@ -263,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
             if (fault.drop or fault.status) and not fault.applied:
                 return None if fault.drop else _fault_response(fault)
         if path.startswith(APPS_PREFIX):
-            response = _app(sim, path[len(APPS_PREFIX):])
+            response = _app(sim, path[len(APPS_PREFIX) :])
         elif not path.startswith(API_PREFIX + "/"):
             response = error(404, f"no such endpoint: {path}")
         elif self.headers.get("Authorization", "") != f"Bearer {sim.api_key}":
@@ -279,7 +281,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return Response(202, None, response.headers)
         return response
 
-    def _api(self, sim: SimServer, api_path: str, query: dict[str, list[str]], body: Any) -> Response:
+    def _api(
+        self, sim: SimServer, api_path: str, query: dict[str, list[str]], body: Any
+    ) -> Response:
         verdict = sim.limiter.check(self.command, api_path) if sim.limiter else None
         if verdict is not None and not verdict.allowed:
             response = Response(429, {"error": "rate limit exceeded; retry later"})
@@ -327,8 +331,14 @@ def _fault_response(fault: Fault) -> Response:
         # Real 429 bodies are {"error": ...}, not the documented {id, message}.
         retry = fault.retry_after if fault.retry_after is not None else 1
         response = Response(429, {"error": "rate limit exceeded; retry later"})
-        response.headers.update({"Retry-After": str(retry), "Ratelimit-Limit": "10",
-                                 "Ratelimit-Remaining": "0", "Ratelimit-Reset": str(retry)})
+        response.headers.update(
+            {
+                "Retry-After": str(retry),
+                "Ratelimit-Limit": "10",
+                "Ratelimit-Remaining": "0",
+                "Ratelimit-Reset": str(retry),
+            }
+        )
         return response
     response = error(status, f"simulated fault: HTTP {status}")
     if fault.retry_after is not None:
@@ -350,8 +360,13 @@ def _app(sim: SimServer, rest: str) -> Response:
             return Response(503, {"status": "suspended", "service": service.name})
         if live is None:
             return Response(503, {"status": "no live deploy", "service": service.name})
-        body = {"service": service.name, "deployId": live.id, "commit": live.commit, "image": live.image,
-                "path": "/" + sub}
+        body = {
+            "service": service.name,
+            "deployId": live.id,
+            "commit": live.commit,
+            "image": live.image,
+            "path": "/" + sub,
+        }
         if live.unhealthy_at is not None and now >= live.unhealthy_at:
             return Response(503, {**body, "status": "unhealthy"})
         return Response(200, {**body, "status": "ok"})
@@ -371,7 +386,9 @@ def _debug(sim: SimServer, method: str, path: str, body: Any) -> Response:
                 sim.state.advance()
                 return Response(200, _snapshot(sim))
         if route == ("GET", "/_sim/faults"):
-            return Response(200, [{**f.model_dump(), "remaining": n} for f, n in sim.faults.active()])
+            return Response(
+                200, [{**f.model_dump(), "remaining": n} for f, n in sim.faults.active()]
+            )
         if route == ("POST", "/_sim/faults"):
             return Response(201, sim.add_fault(Fault.model_validate(body or {})).model_dump())
         if route == ("DELETE", "/_sim/faults"):
@@ -412,22 +429,31 @@ def _snapshot(sim: SimServer) -> dict[str, Any]:
                 "id": s.id,
                 "name": s.name,
                 "type": s.config.type,
-                "url": views.app_url(sim.base_url, s) if s.config.type in ("web_service", "static_site") else None,
+                "url": views.app_url(sim.base_url, s)
+                if s.config.type in ("web_service", "static_site")
+                else None,
                 "autoDeploy": s.config.auto_deploy,
                 "suspended": s.config.suspended,
                 "env": sorted(s.env),  # keys only: the state view never shows secret values
                 "envGroups": s.env_group_ids,
                 "queuedBehaviours": [b.behaviour for b in s.queue],
                 "deploys": [
-                    {**views.deploy(d), "behaviour": d.behaviour.behaviour, "rollbackOf": d.rollback_of}
+                    {
+                        **views.deploy(d),
+                        "behaviour": d.behaviour.behaviour,
+                        "rollbackOf": d.rollback_of,
+                    }
                     for d in reversed(s.deploys)
                 ],
             }
             for s in state.services.values()
         ],
-        "envGroups": [{"id": g.id, "name": g.name, "vars": sorted(g.vars)} for g in state.env_groups.values()],
+        "envGroups": [
+            {"id": g.id, "name": g.name, "vars": sorted(g.vars)} for g in state.env_groups.values()
+        ],
         "postgres": [
-            {"id": p.id, "name": p.config.name, "mapped": p.config.dsn is not None} for p in state.postgres.values()
+            {"id": p.id, "name": p.config.name, "mapped": p.config.dsn is not None}
+            for p in state.postgres.values()
         ],
         "faults": [{**f.model_dump(), "remaining": n} for f, n in sim.faults.active()],
     }

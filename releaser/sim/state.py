@@ -25,6 +25,7 @@ from releaser.sim.behaviours import (
     Step,
     cancel_events,
     plan_deploy,
+    unhealthy_lines,
 )
 from releaser.sim.clock import Clock
 from releaser.sim.logs import LogStore
@@ -40,7 +41,9 @@ from releaser.sim.scenario import (
 )
 
 _ALPHABET = string.ascii_lowercase + string.digits
-IN_PROGRESS = frozenset({"created", "queued", "build_in_progress", "update_in_progress", "pre_deploy_in_progress"})
+IN_PROGRESS = frozenset(
+    {"created", "queued", "build_in_progress", "update_in_progress", "pre_deploy_in_progress"}
+)
 # How far back point-in-time recovery reaches, and how close to now it may not go.
 PITR_WINDOW = timedelta(days=7)
 PITR_MIN_AGE = timedelta(minutes=10)
@@ -165,7 +168,9 @@ class PostgresState:
     def dsn(self) -> str:
         if self.config.dsn:
             return self.config.dsn
-        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.database_name}"
+        return (
+            f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.database_name}"
+        )
 
     def internal_dsn(self) -> str:
         # A mapped database has one real address; Render's internal one would not resolve here.
@@ -191,7 +196,9 @@ class SimState:
         start = self.started_at
         for group in scenario.env_groups:
             created = resolve_offset(group.created_at, start)
-            self.env_groups[group.id] = EnvGroupState(group.id, group.name, dict(group.vars), created, created)
+            self.env_groups[group.id] = EnvGroupState(
+                group.id, group.name, dict(group.vars), created, created
+            )
         by_name = {g.name: g.id for g in self.env_groups.values()}
         for config in scenario.services:
             created = resolve_offset(config.created_at, start)
@@ -203,13 +210,17 @@ class SimState:
                 env_group_ids=[by_name[name] for name in config.env_groups],
             )
             self.services[service.id] = service
-            for history in sorted(config.deploys, key=lambda h: resolve_offset(h.created_at, start)):
+            for history in sorted(
+                config.deploys, key=lambda h: resolve_offset(h.created_at, start)
+            ):
                 self._add_history(service, history)
             live = service.live()
             if live and config.health == "unhealthy":
                 self._make_unhealthy(service, live, start - timedelta(minutes=5))
         for queued in scenario.next_deploys:
-            self.queue_behaviour(queued.service, Behaviour.model_validate(queued.model_dump(exclude={"service"})))
+            self.queue_behaviour(
+                queued.service, Behaviour.model_validate(queued.model_dump(exclude={"service"}))
+            )
         for pg in scenario.postgres:
             self.postgres[pg.id] = _postgres_state(pg, resolve_offset(pg.created_at, start))
         self.advance()
@@ -230,7 +241,11 @@ class SimState:
             self._apply(deploy, deploy.pending.pop(0))
         for deploy in list(self._active):
             self._flush_logs(deploy, now)
-            if not deploy.pending and not deploy.pending_logs and all(r.until and r.next_at >= r.until for r in deploy.repeaters):
+            if (
+                not deploy.pending
+                and not deploy.pending_logs
+                and all(r.until and r.next_at >= r.until for r in deploy.repeaters)
+            ):
                 self._active.remove(deploy)
         return now
 
@@ -241,7 +256,10 @@ class SimState:
                 previous = service.live()
                 if previous is not None and previous is not deploy:
                     self._retire(previous, step.at, "deactivated")
-            if step.status in ("build_in_progress", "update_in_progress") and deploy.started_at is None:
+            if (
+                step.status in ("build_in_progress", "update_in_progress")
+                and deploy.started_at is None
+            ):
                 deploy.started_at = step.at
             deploy.status = step.status
             deploy.updated_at = step.at
@@ -255,8 +273,14 @@ class SimState:
         deploy.pending_logs = [line for line in deploy.pending_logs if line.at > now]
         instance = deploy.instance if deploy.instance else None
         for line in ready:
-            self.logs.add(line.at, line.message, deploy.service_id, line.level, line.type,
-                          instance if line.type == "app" else None)
+            self.logs.add(
+                line.at,
+                line.message,
+                deploy.service_id,
+                line.level,
+                line.type,
+                instance if line.type == "app" else None,
+            )
         for rep in deploy.repeaters:
             limit = min(now, rep.until) if rep.until else now
             while rep.next_at <= limit and (rep.until is None or rep.next_at < rep.until):
@@ -331,7 +355,9 @@ class SimState:
             raise ApiProblem(400, "imageUrl is only valid for image-backed services")
         if commit_id and config.runtime == "image":
             raise ApiProblem(400, "commitId is not valid for image-backed services")
-        source = next((d for d in reversed(service.deploys) if d.built), None) if deploy_only else None
+        source = (
+            next((d for d in reversed(service.deploys) if d.built), None) if deploy_only else None
+        )
         if source is not None:
             commit, message, image = source.commit, source.message, source.image
         elif config.runtime == "image":
@@ -341,8 +367,15 @@ class SimState:
             message = self._message(service, commit)
             image = None
         return self._start_deploy(
-            service, now, trigger, commit, message, image, clear_cache,
-            build=source is None, build_id=source.build_id if source else None,
+            service,
+            now,
+            trigger,
+            commit,
+            message,
+            image,
+            clear_cache,
+            build=source is None,
+            build_id=source.build_id if source else None,
         )
 
     def rollback(self, service_id: str, deploy_id: str) -> DeployState:
@@ -350,17 +383,32 @@ class SimState:
         service = self.service(service_id)
         target = self.deploy(service, deploy_id)
         if target.status not in ("live", "deactivated") or not target.built:
-            raise ApiProblem(400, f"deploy {deploy_id} was never live; only a previously live deploy can be rolled back to")
-        newer_builds = {d.build_id for d in service.deploys if d.built and d.created_at > target.created_at}
+            raise ApiProblem(
+                400,
+                f"deploy {deploy_id} was never live; "
+                "only a previously live deploy can be rolled back to",
+            )
+        newer_builds = {
+            d.build_id for d in service.deploys if d.built and d.created_at > target.created_at
+        }
         if len(newer_builds) >= service.config.build_retention:
             raise ApiProblem(
                 400,
                 f"the build of deploy {deploy_id} is no longer retained "
-                f"(this plan keeps {service.config.build_retention} builds); deploy its commit instead",
+                f"(this plan keeps {service.config.build_retention} builds); "
+                "deploy its commit instead",
             )
         return self._start_deploy(
-            service, now, "rollback", target.commit, target.message, target.image, False,
-            build=False, build_id=target.build_id, rollback_of=target.id,
+            service,
+            now,
+            "rollback",
+            target.commit,
+            target.message,
+            target.image,
+            False,
+            build=False,
+            build_id=target.build_id,
+            rollback_of=target.id,
         )
 
     def cancel(self, service_id: str, deploy_id: str) -> DeployState:
@@ -368,11 +416,16 @@ class SimState:
         service = self.service(service_id)
         deploy = self.deploy(service, deploy_id)
         if not deploy.in_progress:
-            raise ApiProblem(400, f"deploy {deploy_id} is {deploy.status}; only a deploy in progress can be canceled")
+            raise ApiProblem(
+                400,
+                f"deploy {deploy_id} is {deploy.status}; only a deploy in progress can be canceled",
+            )
         self._cancel(service, deploy, now, superseded_by=None)
         return deploy
 
-    def _cancel(self, service: ServiceState, deploy: DeployState, at: datetime, superseded_by: str | None) -> None:
+    def _cancel(
+        self, service: ServiceState, deploy: DeployState, at: datetime, superseded_by: str | None
+    ) -> None:
         in_build = deploy.status in ("created", "queued", "build_in_progress")
         self._retire(deploy, at, "canceled")
         self.logs.add(at, "==> Deploy canceled", service.id, "info", "build")
@@ -393,8 +446,19 @@ class SimState:
         rollback_of: str | None = None,
     ) -> DeployState:
         behaviour = service.queue.popleft() if service.queue else Behaviour()
-        deploy = self._new_deploy(service, now, trigger, commit, message, image, behaviour,
-                                  clear_cache, build, build_id, rollback_of)
+        deploy = self._new_deploy(
+            service,
+            now,
+            trigger,
+            commit,
+            message,
+            image,
+            behaviour,
+            clear_cache,
+            build,
+            build_id,
+            rollback_of,
+        )
         # Render's default overlapping-deploy policy: the newer deploy wins, the older is canceled.
         for older in service.deploys:
             if older is not deploy and older.in_progress:
@@ -471,20 +535,31 @@ class SimState:
         if status in ("build_failed", "pre_deploy_failed"):
             behaviour = Behaviour(behaviour="build_failed", build_seconds=duration - 1)
         elif status == "update_failed":
-            behaviour = Behaviour(behaviour="crash_loop", build_seconds=duration * 0.4, fail_after=duration * 0.6 - 1)
+            behaviour = Behaviour(
+                behaviour="crash_loop", build_seconds=duration * 0.4, fail_after=duration * 0.6 - 1
+            )
         elif status == "canceled":
             behaviour = Behaviour(build_seconds=duration * 2)
         else:
             behaviour = Behaviour(build_seconds=duration * 0.7, update_seconds=duration * 0.3 - 1)
-        image = (history.image or service.config.image) if service.config.runtime == "image" else None
+        image = (
+            (history.image or service.config.image) if service.config.runtime == "image" else None
+        )
         commit = None if image else history.commit or fake_sha(history.id)
         rollback_target = next((d for d in service.deploys if d.id == history.rollback_of), None)
         deploy = self._new_deploy(
-            service, created, "rollback" if history.rollback_of else history.trigger, commit,
+            service,
+            created,
+            "rollback" if history.rollback_of else history.trigger,
+            commit,
             history.message or (None if image else f"Change {commit[:7] if commit else ''}"),
-            image, behaviour, False, build=rollback_target is None,
+            image,
+            behaviour,
+            False,
+            build=rollback_target is None,
             build_id=rollback_target.build_id if rollback_target else None,
-            rollback_of=history.rollback_of, deploy_id=history.id,
+            rollback_of=history.rollback_of,
+            deploy_id=history.id,
         )
         while deploy.pending and deploy.pending[0].at <= end:
             self._apply(deploy, deploy.pending.pop(0))
@@ -497,12 +572,12 @@ class SimState:
 
     def _make_unhealthy(self, service: ServiceState, deploy: DeployState, since: datetime) -> None:
         deploy.unhealthy_at = since
-        failure = {"evicted": False, "unhealthy": f"health check {service.config.health_check_path} returned 503"}
+        failure = {
+            "evicted": False,
+            "unhealthy": f"health check {service.config.health_check_path} returned 503",
+        }
         self._event(service, "server_failed", since, {"reason": failure})
-        lines = [
-            ("[ERROR] Worker timeout (pid:58)", "error"),
-            (f"[ERROR] GET {service.config.health_check_path} 503: database connection pool exhausted", "error"),
-        ]
+        lines = [(line, "error") for line in unhealthy_lines(service.config.health_check_path)]
         deploy.repeaters.append(Repeater(since, 10.0, lines))
         if deploy not in self._active:
             self._active.append(deploy)
@@ -552,7 +627,7 @@ class SimState:
             if key in body and not isinstance(body[key], str):
                 raise ApiProblem(400, f"{key} must be a string")
         if body.get("autoDeploy") not in (None, "yes", "no"):
-            raise ApiProblem(400, "autoDeploy must be \"yes\" or \"no\"")
+            raise ApiProblem(400, 'autoDeploy must be "yes" or "no"')
         if "autoDeploy" in body:
             config.auto_deploy = body["autoDeploy"]
         if "branch" in body:
@@ -614,7 +689,9 @@ class SimState:
         if len(found) != 1:
             raise ApiProblem(404, f"postgres instance {id_or_name} not found")
         state = found[0]
-        config = state.config.model_copy(update={"dsn": dsn, "database_name": None, "user": None, "password": None})
+        config = state.config.model_copy(
+            update={"dsn": dsn, "database_name": None, "user": None, "password": None}
+        )
         self.postgres[state.id] = _postgres_state(config, state.created_at)
         self.postgres[state.id].exports = state.exports
 
@@ -631,7 +708,9 @@ class SimState:
         now = self.advance()
         source = self.pg(postgres_id)
         if source.config.recovery != "AVAILABLE":
-            raise ApiProblem(400, f"point-in-time recovery is {source.config.recovery} for {postgres_id}")
+            raise ApiProblem(
+                400, f"point-in-time recovery is {source.config.recovery} for {postgres_id}"
+            )
         if restore_time < self.recovery_start(source) or restore_time > now - PITR_MIN_AGE:
             raise ApiProblem(
                 400,

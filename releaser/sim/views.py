@@ -10,7 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from releaser.sim.logs import LogEntry
-from releaser.sim.state import DeployState, EnvGroupState, Event, PostgresState, ServiceState, SimState
+from releaser.sim.state import (
+    DeployState,
+    EnvGroupState,
+    Event,
+    PostgresState,
+    ServiceState,
+    SimState,
+)
 
 JSON = dict[str, Any]
 
@@ -21,8 +28,13 @@ _SHORT_TYPE = {
     "background_worker": "worker",
     "cron_job": "cron",
 }
-_DASHBOARD_KIND = {"static_site": "static", "web_service": "web", "private_service": "pserv",
-                   "background_worker": "worker", "cron_job": "cron"}
+_DASHBOARD_KIND = {
+    "static_site": "static",
+    "web_service": "web",
+    "private_service": "pserv",
+    "background_worker": "worker",
+    "cron_job": "cron",
+}
 
 
 def iso(moment: datetime) -> str:
@@ -36,7 +48,13 @@ def app_url(base: str, service: ServiceState) -> str:
 
 def owner(state: SimState) -> JSON:
     o = state.owner
-    return {"id": o.id, "name": o.name, "email": o.email, "type": o.type, "twoFactorAuthEnabled": True}
+    return {
+        "id": o.id,
+        "name": o.name,
+        "email": o.email,
+        "type": o.type,
+        "twoFactorAuthEnabled": True,
+    }
 
 
 def service(state: SimState, svc: ServiceState, base: str) -> JSON:
@@ -70,11 +88,16 @@ def service_details(svc: ServiceState, base: str) -> JSON:
     config = svc.config
     runtime = config.runtime or "python"
     if runtime in ("docker", "image"):
-        env_specific: JSON = {"dockerCommand": config.start_command or "", "dockerContext": ".",
-                              "dockerfilePath": "./Dockerfile"}
+        env_specific: JSON = {
+            "dockerCommand": config.start_command or "",
+            "dockerContext": ".",
+            "dockerfilePath": "./Dockerfile",
+        }
     else:
-        env_specific = {"buildCommand": config.build_command or "pip install -r requirements.txt",
-                        "startCommand": config.start_command or "gunicorn app:app"}
+        env_specific = {
+            "buildCommand": config.build_command or "pip install -r requirements.txt",
+            "startCommand": config.start_command or "gunicorn app:app",
+        }
     common: JSON = {
         "env": runtime,
         "runtime": runtime,
@@ -84,8 +107,12 @@ def service_details(svc: ServiceState, base: str) -> JSON:
         "buildPlan": "starter",
     }
     if config.type == "static_site":
-        return {"buildCommand": env_specific.get("buildCommand", ""), "publishPath": config.publish_path,
-                "url": app_url(base, svc), "buildPlan": "starter"}
+        return {
+            "buildCommand": env_specific.get("buildCommand", ""),
+            "publishPath": config.publish_path,
+            "url": app_url(base, svc),
+            "buildPlan": "starter",
+        }
     if config.type == "cron_job":
         return {**common, "schedule": config.schedule}
     common["numInstances"] = config.num_instances
@@ -94,8 +121,13 @@ def service_details(svc: ServiceState, base: str) -> JSON:
     common["openPorts"] = [{"port": 10000, "protocol": "TCP"}]
     if config.type == "private_service":
         return {**common, "url": f"{config.name}:10000"}
-    return {**common, "healthCheckPath": config.health_check_path, "url": app_url(base, svc),
-            "pullRequestPreviewsEnabled": "no", "maxShutdownDelaySeconds": 30}
+    return {
+        **common,
+        "healthCheckPath": config.health_check_path,
+        "url": app_url(base, svc),
+        "pullRequestPreviewsEnabled": "no",
+        "maxShutdownDelaySeconds": 30,
+    }
 
 
 def deploy(d: DeployState) -> JSON:
@@ -107,7 +139,11 @@ def deploy(d: DeployState) -> JSON:
         "updatedAt": iso(d.updated_at),
     }
     if d.commit:
-        body["commit"] = {"id": d.commit, "message": d.message or "", "createdAt": iso(d.created_at)}
+        body["commit"] = {
+            "id": d.commit,
+            "message": d.message or "",
+            "createdAt": iso(d.created_at),
+        }
     if d.image:
         body["image"] = {"ref": d.image, "sha": "sha256:" + _sha(d.image)}
     if d.started_at:
@@ -124,8 +160,13 @@ def _sha(text: str) -> str:
 
 
 def event(e: Event) -> JSON:
-    return {"id": e.id, "timestamp": iso(e.timestamp), "serviceId": e.service_id, "type": e.type,
-            "details": e.details}
+    return {
+        "id": e.id,
+        "timestamp": iso(e.timestamp),
+        "serviceId": e.service_id,
+        "type": e.type,
+        "details": e.details,
+    }
 
 
 def env_group(state: SimState, group: EnvGroupState, with_vars: bool) -> JSON:
@@ -179,7 +220,8 @@ def connection_info(pg: PostgresState) -> JSON:
         "password": pg.password,
         "internalConnectionString": pg.internal_dsn(),
         "externalConnectionString": pg.dsn(),
-        "psqlCommand": f"PGPASSWORD={pg.password} psql -h {pg.host} -p {pg.port} -U {pg.user} {pg.database_name}",
+        "psqlCommand": f"PGPASSWORD={pg.password} psql -h {pg.host} -p {pg.port} -U {pg.user} "
+        + pg.database_name,
     }
 
 

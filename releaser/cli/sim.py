@@ -1,0 +1,144 @@
+"""`releaser sim`: run the local Render simulator.
+
+Only click is imported at module level: the simulator loads inside the commands, so
+`releaser --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from releaser.sim.server import RecordedRequest
+
+
+@click.group()
+def sim() -> None:
+    """Run a local Render simulator to rehearse releases without a Render account."""
+
+
+@sim.command()
+@click.option(
+    "--scenario",
+    default="demo",
+    show_default=True,
+    help="A built-in scenario (see 'releaser sim scenarios') or the path to a .toml file.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=0,
+    type=click.IntRange(0, 65535),
+    show_default=True,
+    help="Port to listen on; 0 picks a free one.",
+)
+@click.option(
+    "--time-scale",
+    default=1.0,
+    type=click.FloatRange(min=0, min_open=True),
+    show_default=True,
+    help="Simulated seconds per real second: 10 makes a 5-minute deploy take 30 s.",
+)
+@click.option(
+    "--postgres",
+    "postgres_dsns",
+    multiple=True,
+    metavar="NAME=DSN",
+    help="Map a simulated Postgres (name or dpg- id) onto a real database. Repeatable.",
+)
+@click.option("--quiet", is_flag=True, help="Do not log each request on stderr.")
+def serve(
+    scenario: str,
+    host: str,
+    port: int,
+    time_scale: float,
+    postgres_dsns: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Serve the simulated Render API until Ctrl-C.
+
+    Prints the environment for releaser on stdout, so that
+    `releaser sim serve > sim.env & sleep 1; . ./sim.env` points releaser at it.
+    The API key printed is the simulator's own throwaway key.
+    """
+    from releaser.errors import UsageError
+    from releaser.output import say
+    from releaser.sim import SimServer, load_scenario
+    from releaser.sim.state import ApiProblem
+
+    loaded = load_scenario(scenario)
+    server = SimServer(
+        loaded,
+        host=host,
+        port=port,
+        time_scale=time_scale,
+        on_request=None if quiet else _log_request,
+    )
+    for mapping in postgres_dsns:
+        name, sep, dsn = mapping.partition("=")
+        if not sep or not dsn.startswith(("postgres://", "postgresql://")):
+            raise UsageError(
+                f"--postgres {mapping!r} is not NAME=postgresql://…",
+                "Example: --postgres main-db=postgresql://postgres@127.0.0.1:5432/app",
+            )
+        try:
+            server.state.map_postgres(name, dsn)
+        except ApiProblem as problem:
+            raise UsageError(
+                f"--postgres: {problem.message}", "Use a Postgres name or id from the scenario"
+            ) from None
+    server.start()
+    click.echo(f"export RENDER_API_URL={server.url}")
+    click.echo(f"export RENDER_API_KEY={server.api_key}")
+    click.echo(f"export RENDER_OWNER_ID={server.owner_id}")
+    say(f"Render simulator: scenario {loaded.name}, time x{time_scale:g}, API {server.url}")
+    for service in loaded.services:
+        url = server.app_url(service.id) if service.type in ("web_service", "static_site") else "-"
+        say(f"  {service.name:<16} {service.id}  {url}")
+    say("Steer it: GET /_sim/state, /_sim/requests; POST /_sim/faults, /_sim/behaviours")
+    say("Ctrl-C stops.")
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.stop()
+    say("Render simulator stopped.")
+
+
+@sim.command()
+@click.option(
+    "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def scenarios(output: str) -> None:
+    """List the built-in scenarios."""
+    from releaser.output import print_json, table
+    from releaser.sim import builtin_scenarios
+
+    found = builtin_scenarios()
+    if output == "json":
+        print_json([{"name": name, "description": text} for name, text in found.items()])
+        return
+    click.echo(
+        table([[name, text] for name, text in found.items()], headers=["scenario", "description"])
+    )
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (kill, CI teardown) stops as cleanly as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def _log_request(record: RecordedRequest) -> None:
+    from releaser.output import say
+
+    query = "&".join(f"{k}={v}" for k, v in record.query.items())
+    fault = " (fault)" if record.fault else ""
+    status = record.status or "dropped"
+    say(f"sim: {record.method} {record.path}{'?' + query if query else ''} -> {status}{fault}")
