@@ -112,6 +112,9 @@ def full_read(store: Store, key: str, pg_restore: PgBinary, reporter: Reporter) 
             process.wait()
         feeder.join()
         tail.join()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
         reporter.done()
     if feed_error:
         raise feed_error[0]

@@ -30,7 +30,7 @@ from releaser.db.progress import Reporter
 from releaser.db.restore import RestoreOutcome, drop_database, plan_restore, run_restore
 from releaser.db.snapshot import take_snapshot
 from releaser.db.storage import Store
-from releaser.errors import NegativeVerdict, UsageError
+from releaser.errors import EnvironmentProblem, NegativeVerdict, ReleaserError, UsageError
 
 SCRATCH_PREFIX = "releaser_drill_"
 
@@ -66,6 +66,16 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _drop_scratch(scratch: Dsn) -> None:
+    try:
+        drop_database(scratch)
+    except ReleaserError as exc:
+        raise EnvironmentProblem(
+            f"could not drop the scratch database {scratch.dbname}: {exc.message}",
+            f'Drop it by hand: DROP DATABASE "{scratch.dbname}" WITH (FORCE)',
+        ) from exc
 
 
 def run_drill(
@@ -111,7 +121,7 @@ def run_drill(
             error = exc.one_line()
         finally:
             reporter.phase(f"Dropping scratch database {scratch.dbname}")
-            drop_database(scratch)
+            _drop_scratch(scratch)
 
     drilled_at = datetime.now(UTC)
     passed = outcome is not None and outcome.passed

@@ -50,12 +50,10 @@ def server_major(server_version_num: int) -> int:
 
 def parse_version_output(text: str) -> tuple[int, str] | None:
     """``pg_dump (PostgreSQL) 15.20 (Debian …)`` -> (15, "15.20")."""
-    match = re.search(r"\)\s*(\d+)(?:\.(\d+))?", text) or re.search(r"(\d+)(?:\.(\d+))?", text)
+    match = re.search(r"\)\s*((\d+)(?:\.\d+)*)", text) or re.search(r"((\d+)(?:\.\d+)*)", text)
     if not match:
         return None
-    major = int(match.group(1))
-    version = match.group(0).lstrip(") ").strip()
-    return major, version
+    return int(match.group(2)), match.group(1)
 
 
 def probe(path: str) -> PgBinary | None:

@@ -271,6 +271,7 @@ def run_restore(
                 create_database(plan.target, manifest)
                 created = True
             reporter.phase(f"Restoring into {plan.target.masked}")
+            reporter.event("restore-started")
             run = pg_restore_into(archive, plan.target, plan.pg_restore, plan.jobs)
             phases["restore"] = _timing(run.seconds, transfer.size)
             if run.exit_code != 0:

@@ -91,15 +91,14 @@ class DumpReader(io.RawIOBase):
             if not chunk:
                 self._at_eof()
                 break
-            if self.size == 0 and got == 0 and not chunk.startswith(DUMP_MAGIC[: len(chunk)]):
+            if self.size == 0 and not chunk.startswith(DUMP_MAGIC[: len(chunk)]):
                 self._fail("pg_dump's output is not a custom-format archive")
+            self.sha256.update(chunk)
+            self.size += len(chunk)
             parts.append(chunk)
             got += len(chunk)
-        data = b"".join(parts)
-        self.sha256.update(data)
-        self.size += len(data)
         self.reporter.transferred(self.size)
-        return data
+        return b"".join(parts)
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.read(len(buffer))
@@ -130,6 +129,15 @@ class DumpReader(io.RawIOBase):
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    def close(self) -> None:
+        """Stop pg_dump if still running and release its pipes."""
+        self.kill()
+        self.stderr.join()
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+        super().close()
 
 
 class _Tail(threading.Thread):
@@ -232,6 +240,7 @@ def _dump(
 
     scanned: list[TableFact] = []
     scan_error: list[BaseException] = []
+    cancelled = threading.Event()  # we cancelled the scan: its error is not the cause
 
     def scan() -> None:
         try:
@@ -244,14 +253,17 @@ def _dump(
                 )
             )
         except BaseException as exc:
-            scan_error.append(exc)
-            reader.kill()  # makes the reader raise, which aborts the upload
+            if not cancelled.is_set():
+                scan_error.append(exc)
+                reader.kill()  # makes the reader raise, which aborts the upload
 
     scanner = threading.Thread(target=scan, name="releaser-facts", daemon=True)
     scanner.start()
     try:
         chunk = store.upload_stream(dump_key, reader, base.size_bytes)
     except BaseException:
+        if not scan_error:
+            cancelled.set()
         reader.kill()
         with contextlib.suppress(Exception):
             conn.cancel()
@@ -260,6 +272,7 @@ def _dump(
             raise _facts_error(scan_error[0], dsn) from None
         raise
     finally:
+        reader.close()
         reporter.done()
     scanner.join()
     if scan_error:
