@@ -102,7 +102,10 @@ class SimServer:
         httpd.sim = self
         self._httpd = httpd
         self.port = httpd.server_address[1]
-        self._thread = threading.Thread(target=httpd.serve_forever, name="render-sim", daemon=True)
+        # A short poll interval makes stop() quick: tests start and stop many servers.
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, args=(0.05,), name="render-sim", daemon=True
+        )
         self._thread.start()
         return self
 
