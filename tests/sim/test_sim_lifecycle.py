@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from simsupport import LIVE_WEB_DEPLOY, OWNER, WEB, StartSim, client_for
 
 from releaser.sim import ManualClock, ScaledClock
-from simsupport import LIVE_WEB_DEPLOY, OWNER, WEB, StartSim, client_for
 
 
 def status(api: httpx.Client, deploy_id: str, service: str = WEB) -> str:
