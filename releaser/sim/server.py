@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -198,6 +199,12 @@ class SimServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     sim: SimServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout, delay fault) is normal here, not a server error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
