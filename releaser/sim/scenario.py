@@ -75,6 +75,10 @@ def parse_duration(value: str | float | int) -> float:
     text = value.strip()
     if text == "now":
         return 0.0
+    try:
+        return float(text)  # "90": seconds
+    except ValueError:
+        pass
     match = _OFFSET.match(text)
     if not match or not any(match.group(k) for k in "dhms"):
         raise ValueError(f'not a duration: {value!r} (use e.g. 90, "90s", "5m", "-3d", "-2h30m")')
