@@ -212,6 +212,9 @@ def postgres(state: SimState, pg: PostgresState, detail: bool) -> JSON:
     }
     if detail:
         body["parameterOverrides"] = {}
+        # The spec requires `project` (untyped) on the detail; real answers often lack it.
+        project_id = "prj-" + state.owner.id.split("-", 1)[-1]
+        body["project"] = {"id": project_id, "name": state.owner.name}
     return body
 
 

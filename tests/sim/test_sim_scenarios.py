@@ -39,10 +39,11 @@ def test_every_builtin_scenario_loads_with_web_and_worker() -> None:
     """demo, crash-loop, build-fail, unhealthy and flaky-api exist and share demo's services."""
     names = builtin_scenarios()
     assert {"demo", "crash-loop", "build-fail", "unhealthy", "flaky-api"} <= set(names)
-    for name in names:
+    for name in names:  # including scenarios other features add
         scenario = load_scenario(name)
         assert scenario.name == name and names[name]
-        assert [s.name for s in scenario.services] == ["web", "worker"]
+    for name in ("demo", "crash-loop", "build-fail", "unhealthy", "flaky-api"):
+        assert [s.name for s in load_scenario(name).services] == ["web", "worker"]
     assert load_scenario("crash-loop").next_deploys[0].behaviour == "crash_loop"
     assert load_scenario("flaky-api").faults
 
