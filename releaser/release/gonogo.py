@@ -61,6 +61,10 @@ def _result(name: str, status: Status, detail: str) -> CheckResult:
     return CheckResult(name=name, status=status, detail=detail)
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _keys(keys: Sequence[str], limit: int = 8) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
@@ -261,24 +265,36 @@ def check_secrets(rules: ServiceRules, effective: Mapping[str, str]) -> CheckRes
 
 
 def check_types(rules: ServiceRules, effective: Mapping[str, str]) -> CheckResult:
-    from releaser.release.values import check_typed
+    from releaser.release.values import check_json, check_typed
 
     name = "typed values"
     checked = 0
     problems = []
+    doubtful = []
     for key in sorted(effective):
         value_type = rules.type_of(key)
-        if not value_type or value_type == "str":
+        value = effective[key]
+        if not value_type:
+            # No declared type, but it is meant to be JSON and it is not: the classic
+            # CORS_ORIGINS=[https://a.example] that crashes a List[str] setting at boot.
+            if value.strip()[:1] in ("[", "{") and check_json(value):
+                doubtful.append(f"{key} looks like JSON but does not parse")
+            continue
+        if value_type == "str":
             continue
         checked += 1
-        reason = check_typed(value_type, effective[key])
+        reason = check_typed(value_type, value)
         if reason:
             problems.append(f"{key} ({value_type}): {reason}")
     if problems:
-        return _result(name, "FAIL", "; ".join(problems))
+        return _result(name, "FAIL", "; ".join(problems + doubtful))
+    if doubtful:
+        hint = " (declare its type in releaser.toml to make this a FAIL)"
+        return _result(name, "WARN", "; ".join(doubtful) + hint)
     if not checked:
         return _result(name, "PASS", "no typed keys present (declare types in releaser.toml)")
-    return _result(name, "PASS", f"{checked} typed values parse as declared")
+    plural = "value parses" if checked == 1 else "values parse"
+    return _result(name, "PASS", f"{checked} typed {plural} as declared")
 
 
 class EnvDrift(BaseModel):
@@ -399,11 +415,11 @@ def check_git(
         if commit_on_remote is False:
             warnings.append(f"commit {commit_sha[:7]} is on no remote branch (push it first)")
     if state.dirty_files:
-        warnings.append(f"{state.dirty_files} files have uncommitted changes")
+        warnings.append(f"{_n(state.dirty_files, 'file')} with uncommitted changes")
     if state.head and state.upstream is None and state.branch:
         warnings.append(f"branch {state.branch} has no upstream")
     elif state.ahead:
-        warnings.append(f"{state.ahead} commits not pushed to {state.upstream}")
+        warnings.append(f"{_n(state.ahead, 'commit')} not pushed to {state.upstream}")
     if warnings:
         return _result(name, "WARN", "; ".join(warnings))
     where = f"{state.branch or 'detached HEAD'}"

@@ -1,0 +1,365 @@
+"""``releaser env``: list, diff, set and restore a service's env vars without surprises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from releaser.cli.common import output_option, render_client
+
+if TYPE_CHECKING:
+    from releaser.config import ServiceRules
+    from releaser.release.envchange import EnvChangeResult, EnvPlan, PreparedChange
+    from releaser.render.client import RenderClient
+
+_backup_dir_option = click.option(
+    "--backup-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where the backup of the previous vars goes [default: .releaser/backups].",
+)
+_dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Print the plan and stop: no backup, no write."
+)
+_yes_option = click.option(
+    "-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed without a TTY)."
+)
+_deploy_option = click.option(
+    "--deploy",
+    is_flag=True,
+    help="After the write, start a deploy_only deploy (no rebuild) so the change goes live.",
+)
+
+
+@click.group()
+def env() -> None:
+    """Inspect and change a service's environment variables safely.
+
+    Values are never printed: secrets show as length and fingerprint.
+    Render's API replaces ALL variables on write; 'env set' merges, shows the plan,
+    and saves a backup (mode 0600, it holds secrets) before writing.
+
+    \b
+    Example:
+      releaser env list web
+      releaser env set web LOG_LEVEL=debug --deploy
+    """
+
+
+@env.command("list")
+@click.argument("service")
+@output_option
+def env_list(service: str, output: str) -> None:
+    """List SERVICE's variables: key, source (service or env group), masked value.
+
+    \b
+    Example:
+      releaser env list web
+      releaser env list web -o json | jq -r '.[].key'
+    """
+    from releaser.config import load_config
+    from releaser.output import print_json, table
+    from releaser.release.envchange import read_service_env
+
+    config = load_config()
+    with render_client() as client:
+        svc = client.resolve_service(service)
+        service_env = read_service_env(client, svc)
+    rules = config.rules_for(svc.id, svc.name)
+    secrets = [v for k, v in service_env.effective().items() if rules.is_secret(k)]
+    secrets += [r.value for r in service_env.rows() if rules.is_secret(r.key)]
+    rows = []
+    for row in service_env.rows():
+        rows.append(
+            {
+                "key": row.key,
+                "source": row.source,
+                "overridden": row.overridden,
+                "secret": rules.is_secret(row.key),
+                "value": shown_value(row.key, row.value, rules, secrets),
+            }
+        )
+    if output == "json":
+        print_json(rows)
+        return
+    body = [
+        [
+            r["key"],
+            f"{r['source']} (overridden)" if r["overridden"] else r["source"],
+            r["value"],
+        ]
+        for r in rows
+    ]
+    click.echo(table(body, ["key", "source", "value"]) if body else f"No variables on {svc.label}.")
+
+
+def shown_value(key: str, value: str, rules: ServiceRules, secrets: list[str]) -> str:
+    """What ``env list`` may show: secrets masked, URL credentials masked, no secret inside."""
+    from releaser.output import mask, redact
+    from releaser.release.values import mask_url_credentials
+
+    if rules.is_secret(key):
+        return mask(value)
+    shown = mask_url_credentials(value) or value
+    shown = redact(shown, secrets)
+    shown = shown.replace("\r", "").replace("\n", "⏎")
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+@env.command("diff")
+@click.argument("service")
+@click.option(
+    "--env-file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The local .env file to compare.",
+)
+@output_option
+def env_diff(service: str, env_file: Path, output: str) -> None:
+    """Compare SERVICE's variables (env groups included) with a local .env file.
+
+    Shows keys missing on Render, keys only on Render and values that differ (masked:
+    length and fingerprint), and flags values that would break 'source .env'.
+
+    \b
+    Example:
+      releaser env diff web --env-file .env.production
+    """
+    from releaser.output import print_json, table
+    from releaser.release.envchange import read_service_env
+    from releaser.release.envfile import read_env_file
+    from releaser.release.gonogo import drift_rows
+
+    local = read_env_file(env_file)  # bad file: exit 2 before any API call
+    with render_client() as client:
+        svc = client.resolve_service(service)
+        service_env = read_service_env(client, svc)
+    rows = drift_rows(local, service_env)
+    if output == "json":
+        print_json(rows)
+        return
+    body = [
+        [r["key"], r["status"], r["source"], r["local"], r["render"], r["shell_unsafe"]]
+        for r in rows
+    ]
+    headers = ["key", "status", "source", f"{env_file}", "render", "not safe to source"]
+    click.echo(table(body, headers) if body else "Both sides are empty.")
+    differing = [r for r in rows if r["status"] != "same"]
+    click.echo(
+        f"{len(differing)} of {len(rows)} keys differ."
+        if differing
+        else f"{svc.label} and {env_file} agree."
+    )
+
+
+@env.command("set")
+@click.argument("service")
+@click.argument("assignments", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option(
+    "--from-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Set every variable in this .env file (KEY=VALUE arguments win).",
+)
+@click.option("--unset", multiple=True, metavar="KEY", help="Remove KEY (repeatable).")
+@_dry_run_option
+@_yes_option
+@_deploy_option
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write even if a new value fails its declared type or the secret rules.",
+)
+@_backup_dir_option
+@output_option
+def env_set(
+    service: str,
+    assignments: tuple[str, ...],
+    from_file: Path | None,
+    unset: tuple[str, ...],
+    dry_run: bool,
+    yes: bool,
+    deploy: bool,
+    force: bool,
+    backup_dir: Path | None,
+    output: str,
+) -> None:
+    """Set or remove variables on SERVICE, keeping every other variable.
+
+    Shows the plan (added, changed, removed: keys only), asks for confirmation on a
+    terminal (pass --yes in CI), saves the previous variables to a backup file, then
+    writes. The change is live only after a deploy: pass --deploy for a deploy_only
+    deploy (no rebuild). Undo with 'releaser env restore SERVICE BACKUP_FILE'.
+
+    \b
+    Example:
+      releaser env set web LOG_LEVEL=debug FEATURE_X=on --dry-run
+      releaser env set web --from-file .env.production --unset OLD_KEY --yes --deploy
+    """
+    from releaser.config import load_config
+    from releaser.errors import UsageError
+    from releaser.release.envchange import parse_assignments, prepare_set, read_service_env
+    from releaser.release.envfile import read_env_file
+
+    sets: dict[str, str] = {}
+    if from_file is not None:
+        sets.update(read_env_file(from_file).values())
+    sets.update(parse_assignments(assignments))
+    if not sets and not unset:
+        raise UsageError(
+            "nothing to change", "Pass KEY=VALUE arguments, --from-file FILE or --unset KEY"
+        )
+    config = load_config()
+    with render_client() as client:
+        svc = client.resolve_service(service)
+        rules = config.rules_for(svc.id, svc.name)
+        prepared = prepare_set(svc, read_service_env(client, svc), rules, sets, list(unset))
+        _show_plan(prepared, output)
+        if prepared.problems and not force:
+            raise UsageError(
+                f"refusing to write: {'; '.join(prepared.problems)}",
+                "Fix the values, or pass --force to write them anyway; nothing was written",
+            )
+        _apply(client, prepared, dry_run=dry_run, yes=yes, deploy=deploy, backup_dir=backup_dir)
+
+
+@env.command("restore")
+@click.argument("service")
+@click.argument("backup_file", type=click.Path(path_type=Path, dir_okay=False))
+@_dry_run_option
+@_yes_option
+@_deploy_option
+@_backup_dir_option
+@output_option
+def env_restore(
+    service: str,
+    backup_file: Path,
+    dry_run: bool,
+    yes: bool,
+    deploy: bool,
+    backup_dir: Path | None,
+    output: str,
+) -> None:
+    """Put SERVICE's variables back exactly as saved in BACKUP_FILE.
+
+    Variables added since the backup are removed. The current variables are backed up
+    first, so a restore can itself be undone.
+
+    \b
+    Example:
+      releaser env restore web .releaser/backups/srv-abc123-20250101T120000.000000Z.json --deploy
+    """
+    from releaser.release.envchange import prepare_restore, read_backup, read_service_env
+
+    backup = read_backup(backup_file)  # bad file: exit 2 before any API call
+    with render_client() as client:
+        svc = client.resolve_service(service)
+        prepared = prepare_restore(svc, read_service_env(client, svc), backup)
+        _show_plan(prepared, output)
+        _apply(client, prepared, dry_run=dry_run, yes=yes, deploy=deploy, backup_dir=backup_dir)
+
+
+# --- shared by set and restore -------------------------------------------------------------
+
+
+def _plan_lines(plan: EnvPlan) -> list[str]:
+    lines = [f"  + {k}" for k in plan.added]
+    lines += [f"  ~ {k}" for k in plan.changed]
+    lines += [f"  - {k}" for k in plan.removed]
+    if not lines:
+        lines.append("  (no changes)")
+    lines.append(f"  ({plan.unchanged} unchanged)")
+    lines += [f"  note: {n}" for n in plan.notes]
+    return lines
+
+
+def _show_plan(prepared: PreparedChange, output: str) -> None:
+    label = f"{prepared.service_name} ({prepared.service_id})"
+    plan = prepared.plan
+    text = "\n".join(
+        [
+            f"Plan for {label}: {len(plan.added)} added, {len(plan.changed)} changed, "
+            f"{len(plan.removed)} removed",
+            *_plan_lines(plan),
+        ]
+    )
+    # The plan is the data of a table run; with -o json it is talk and the JSON comes last.
+    click.echo(text, err=output == "json")
+    for problem in prepared.problems:
+        click.echo(f"Warning: {problem}", err=True)
+
+
+def _confirm(prepared: PreparedChange, yes: bool) -> None:
+    import sys
+
+    from releaser.errors import UsageError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "not confirmed: stdin is not a terminal, so nothing was written",
+            "Re-run with --yes to apply this plan (or --dry-run to only show it)",
+        )
+    question = f"Write these changes to {prepared.service_name or prepared.service_id}?"
+    if not click.confirm(question, default=False, err=True):
+        click.echo("Nothing written.", err=True)
+        raise click.Abort()
+
+
+def _apply(
+    client: RenderClient,
+    prepared: PreparedChange,
+    *,
+    dry_run: bool,
+    yes: bool,
+    deploy: bool,
+    backup_dir: Path | None,
+) -> None:
+    from releaser.release.envchange import DEFAULT_BACKUP_DIR, apply_change
+
+    ctx = click.get_current_context()
+    output = ctx.params.get("output", "table")
+    if prepared.plan.empty:
+        click.echo("Nothing to change.", err=True)
+    elif dry_run:
+        click.echo("Dry run: nothing written.", err=True)
+    else:
+        _confirm(prepared, yes)
+    result = apply_change(
+        client,
+        prepared,
+        backup_dir=backup_dir or DEFAULT_BACKUP_DIR,
+        dry_run=dry_run,
+        deploy=deploy,
+    )
+    _report(result, output)
+
+
+def _report(result: EnvChangeResult, output: str) -> None:
+    from releaser.output import print_json, say
+
+    if result.backup_path:
+        say(f"Saved the previous variables to {result.backup_path} (mode 0600: it holds secrets).")
+    if result.written:
+        plan = result.plan
+        say(
+            f"Wrote {len(plan.added) + len(plan.changed) + len(plan.removed)} change(s) "
+            f"to {result.service_name or result.service_id}."
+        )
+        if result.deploy_status:
+            what = result.deploy_id or "a deploy"
+            say(
+                f"Started {what} ({result.deploy_status}, deploy_only: no rebuild); "
+                f"follow it with 'releaser status {result.service_id}'."
+            )
+        else:
+            say(
+                "The change is live only after a deploy: re-run with --deploy, or "
+                "deploy from the Render dashboard."
+            )
+        say(f"Undo: releaser env restore {result.service_id} {result.backup_path}")
+    if output == "json":
+        data: dict[str, Any] = result.model_dump(mode="json")
+        print_json(data)
