@@ -62,6 +62,24 @@ BehaviourKind = Literal["succeed", "build_failed", "crash_loop", "unhealthy_afte
 # The structured failure reasons Render puts in deploy_ended events.
 FailureReason = Literal["nonZeroExit", "oomKilled", "earlyExit", "timedOutSeconds", "unhealthy"]
 Region = Literal["frankfurt", "oregon", "ohio", "singapore", "virginia"]
+ServicePlan = Literal[
+    "starter", "starter_plus", "standard", "standard_plus", "pro", "pro_plus", "pro_max",
+    "pro_ultra", "free", "custom",
+]  # fmt: skip
+PostgresPlan = Literal[
+    "free", "starter", "standard", "pro", "pro_plus", "custom",
+    "basic_256mb", "basic_1gb", "basic_4gb",
+    "pro_4gb", "pro_8gb", "pro_16gb", "pro_32gb", "pro_64gb", "pro_128gb", "pro_192gb",
+    "pro_256gb", "pro_384gb", "pro_512gb",
+    "accelerated_16gb", "accelerated_32gb", "accelerated_64gb", "accelerated_128gb",
+    "accelerated_256gb", "accelerated_384gb", "accelerated_512gb", "accelerated_768gb",
+    "accelerated_1024gb",
+]  # fmt: skip
+PostgresStatus = Literal[
+    "creating", "available", "unavailable", "config_restart", "suspended",
+    "maintenance_scheduled", "maintenance_in_progress", "recovery_failed",
+    "recovery_in_progress", "unknown", "updating_instance",
+]  # fmt: skip
 
 _OFFSET = re.compile(
     r"^(?P<sign>[-+]?)(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$"
@@ -174,7 +192,7 @@ class Service(_Model):
     image: str | None = None  # image-backed services: e.g. "ghcr.io/acme/web:1.4.2"
     auto_deploy: Literal["yes", "no"] = "yes"
     suspended: bool = False
-    plan: str = "starter"
+    plan: ServicePlan = "starter"
     region: Region = "oregon"
     num_instances: int = Field(default=1, ge=0)
     health_check_path: str = "/healthz"
@@ -219,7 +237,7 @@ class Postgres(_Model):
     id: str = Field(pattern=r"^dpg-[0-9a-zA-Z-]+$")
     name: str = Field(min_length=1)
     version: Literal["11", "12", "13", "14", "15", "16", "17", "18"] = "16"
-    plan: str = "basic_1gb"
+    plan: PostgresPlan = "basic_1gb"
     region: Region = "oregon"
     # A real local database this instance stands for: connection-info returns it, so the
     # db commands work end to end. Without it, connection-info returns a fake render.com DSN.
@@ -228,7 +246,7 @@ class Postgres(_Model):
     user: str | None = None
     password: str | None = None
     high_availability: bool = False
-    status: str = "available"
+    status: PostgresStatus = "available"
     recovery: Literal["AVAILABLE", "BACKUP_NOT_READY", "NOT_AVAILABLE"] = "AVAILABLE"
     created_at: When = "-120d"
 

@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import unquote, urlsplit
 
 from releaser.sim.behaviours import (
@@ -37,6 +37,7 @@ from releaser.sim.scenario import (
     Postgres,
     Scenario,
     Service,
+    ServicePlan,
     resolve_offset,
 )
 
@@ -645,8 +646,11 @@ class SimState:
         if isinstance(details, dict):
             if isinstance(details.get("healthCheckPath"), str):
                 config.health_check_path = details["healthCheckPath"]
-            if isinstance(details.get("plan"), str):
-                config.plan = details["plan"]
+            plan = details.get("plan")
+            if plan is not None:
+                if plan not in get_args(ServicePlan):
+                    raise ApiProblem(400, f"unknown plan {plan!r}")
+                config.plan = plan
         service.updated_at = now
         return service
 
