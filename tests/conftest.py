@@ -55,6 +55,19 @@ def run_cli() -> Callable[..., Result]:
     from releaser.cli.main import main
 
     def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
-        return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+        return CliRunner().invoke(
+            main, list(args), input=input, env=env, catch_exceptions=False, prog_name="releaser"
+        )
 
     return run
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A port with nothing listening on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
