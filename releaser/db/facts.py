@@ -4,10 +4,12 @@ At snapshot time this runs inside the transaction whose snapshot pg_dump uses (a
 ``jobs`` > 1, in extra connections that import that same snapshot), so the numbers describe
 exactly what the dump holds. At verify time it runs against the restored database.
 
-Fingerprint: per table, the sum of the first 64 bits of md5(row text). Order-independent
-(no sort, one sequential scan), stable across servers because row text is made
-deterministic by ``session_setup_sql`` and md5 is the same everywhere; unlike XOR, a
-duplicated row still changes it.
+Fingerprint: per table, the sum over rows of a 64-bit row hash. Order-independent (no
+sort, one sequential scan); unlike XOR, a duplicated row still changes it. The row hash is
+``hash_record_extended(row)`` (PostgreSQL 14+, about 4x cheaper: no text conversion) when
+every column is a built-in type with a hash opclass whose hash does not depend on OIDs;
+otherwise the first 64 bits of md5(row text), made deterministic by ``session_setup_sql``
+(enums, domains, extension types, reg* columns hash by OID or have no hash function).
 """
 
 from __future__ import annotations
@@ -32,8 +34,31 @@ _USER_SCHEMA = """
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
 """
 
+# True when every column's type (or array element type) is a built-in base type with a
+# default hash opclass and an OID-independent hash.
+_HASHABLE = """
+NOT EXISTS (
+  SELECT 1 FROM pg_attribute a
+  JOIN pg_type ty ON ty.oid = a.atttypid
+  LEFT JOIN pg_type el ON el.oid = ty.typelem AND ty.typcategory = 'A'
+  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    AND NOT (
+      coalesce(el.typnamespace, ty.typnamespace) = 'pg_catalog'::regnamespace
+      AND coalesce(el.typtype, ty.typtype) = 'b'
+      AND coalesce(el.typname, ty.typname) NOT IN (
+        'oid', 'regclass', 'regproc', 'regprocedure', 'regoper', 'regoperator', 'regtype',
+        'regconfig', 'regdictionary', 'regnamespace', 'regrole', 'regcollation',
+        'xid', 'xid8', 'cid', 'tid', 'oidvector', 'int2vector')
+      AND EXISTS (
+        SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod
+        WHERE am.amname = 'hash' AND oc.opcdefault
+          AND oc.opcintype = coalesce(el.oid, ty.oid))
+    )
+)
+"""
+
 RELATIONS_SQL = f"""
-SELECT n.nspname, c.relname, c.relkind::text, c.relispopulated
+SELECT n.nspname, c.relname, c.relkind::text, c.relispopulated, {_HASHABLE}
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't'
   AND {_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER}
@@ -124,7 +149,11 @@ def sequence_facts(conn: psycopg.Connection) -> list[SequenceFact]:
     return result
 
 
+HASH_RECORD_MIN_VERSION = 140000
+
+
 def list_relations(conn: psycopg.Connection) -> list[TableFact]:
+    fast = conn.info.server_version >= HASH_RECORD_MIN_VERSION
     with conn.cursor() as cur:
         cur.execute(RELATIONS_SQL)
         return [
@@ -133,9 +162,16 @@ def list_relations(conn: psycopg.Connection) -> list[TableFact]:
                 name=name,
                 kind="matview" if kind == "m" else "table",
                 rows=0 if populated else None,
+                fingerprint_method="hash_record" if fast and hashable else "md5_text",
             )
-            for schema, name, kind, populated in cur.fetchall()
+            for schema, name, kind, populated, hashable in cur.fetchall()
         ]
+
+
+_ROW_HASH = {
+    "hash_record": "hash_record_extended(t, 0)",
+    "md5_text": "('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint",
+}
 
 
 def scan(conn: psycopg.Connection, relation: TableFact) -> TableFact:
@@ -144,10 +180,11 @@ def scan(conn: psycopg.Connection, relation: TableFact) -> TableFact:
 
     if relation.rows is None:  # unpopulated matview: SELECT would fail, and there is no data
         return relation
-    query = sql.SQL(
-        "SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint), 0)"
-        " FROM {}.{} AS t"
-    ).format(sql.Identifier(relation.schema_name), sql.Identifier(relation.name))
+    query = sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {}.{} AS t").format(
+        sql.SQL(_ROW_HASH[relation.fingerprint_method]),
+        sql.Identifier(relation.schema_name),
+        sql.Identifier(relation.name),
+    )
     with conn.cursor() as cur:
         cur.execute(query)
         row = cur.fetchone()
@@ -207,8 +244,20 @@ def collect(
     *,
     jobs: int = 1,
     open_worker: Callable[[], psycopg.Connection] | None = None,
+    like: list[TableFact] | None = None,
 ) -> Facts:
-    """All facts on an open connection (already prepared, in the right transaction)."""
+    """All facts on an open connection (already prepared, in the right transaction).
+    ``like``: the manifest's tables, whose fingerprint methods are reused so that both
+    sides are hashed the same way."""
     facts = database_facts(conn)
-    tables = scan_all(conn, list_relations(conn), jobs=jobs, open_worker=open_worker)
+    relations = list_relations(conn)
+    if like:
+        methods = {t.qualified: t.fingerprint_method for t in like}
+        relations = [
+            r.model_copy(
+                update={"fingerprint_method": methods.get(r.qualified, r.fingerprint_method)}
+            )
+            for r in relations
+        ]
+    tables = scan_all(conn, relations, jobs=jobs, open_worker=open_worker)
     return facts.model_copy(update={"tables": tables})

@@ -26,7 +26,9 @@ class TableFact(_Model):
     name: str
     kind: Literal["table", "matview"] = "table"
     rows: int | None = None  # None: a matview that is not populated
-    fingerprint: str | None = None  # sum of per-row md5 prefixes; order-independent
+    fingerprint: str | None = None  # sum of per-row 64-bit hashes; order-independent
+    # How the fingerprint was computed; a restored copy is fingerprinted the same way.
+    fingerprint_method: Literal["hash_record", "md5_text"] = "md5_text"
 
     @property
     def qualified(self) -> str:

@@ -21,7 +21,7 @@ from releaser.db.catalog import load_manifest
 from releaser.db.checks import Check, all_ok, compare_facts
 from releaser.db.dsn import Dsn
 from releaser.db.evidence import PhaseTiming
-from releaser.db.manifest import Facts, Manifest
+from releaser.db.manifest import Facts, Manifest, TableFact
 from releaser.db.pgtools import PgBinary, connect, find_tool
 from releaser.db.progress import Reporter, mb_per_s
 from releaser.db.storage import Store
@@ -288,13 +288,13 @@ def run_restore(
     phases["analyze"] = _timing(time.monotonic() - started)
     reporter.phase("Checking the restored database against the manifest")
     started = time.monotonic()
-    actual = read_facts(plan.target, plan.jobs)
+    actual = read_facts(plan.target, plan.jobs, manifest.facts.tables)
     checks = compare_facts(manifest.facts, actual)
     phases["verify"] = _timing(time.monotonic() - started)
     return RestoreOutcome(plan=plan, checks=checks, phases=phases)
 
 
-def read_facts(target: Dsn, jobs: int) -> Facts:
+def read_facts(target: Dsn, jobs: int, like: list[TableFact] | None = None) -> Facts:
     def open_worker() -> psycopg.Connection:
         worker = connect(target, autocommit=True, what="target database")
         facts_mod.prepare(worker)
@@ -302,7 +302,7 @@ def read_facts(target: Dsn, jobs: int) -> Facts:
 
     with connect(target, autocommit=True, what="target database") as conn:
         facts_mod.prepare(conn)
-        return facts_mod.collect(conn, jobs=jobs, open_worker=open_worker)
+        return facts_mod.collect(conn, jobs=jobs, open_worker=open_worker, like=like)
 
 
 def _restore_failed(plan: RestorePlan, code: int, stderr: str, created: bool) -> NegativeVerdict:

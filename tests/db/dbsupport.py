@@ -43,7 +43,10 @@ CREATE TABLE sales.orders (
     note text
 );
 CREATE INDEX orders_customer ON sales.orders (customer_id);
-CREATE TABLE "Audit Log"."Events ""quoted""" (id serial PRIMARY KEY, payload jsonb, at timestamptz);
+CREATE TYPE sales.level AS ENUM ('info', 'warn');
+CREATE TABLE "Audit Log"."Events ""quoted""" (
+    id serial PRIMARY KEY, payload jsonb, at timestamptz, level sales.level DEFAULT 'warn'
+);
 CREATE TABLE public.empty_table (id int);
 CREATE SEQUENCE sales.invoice_no START 1000;
 SELECT nextval('sales.invoice_no') FROM generate_series(1, 5);

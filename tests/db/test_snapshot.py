@@ -48,6 +48,10 @@ def test_snapshot_to_s3_writes_dump_and_manifest(
     assert tables["sales.orders"]["rows"] == 5000
     assert tables['Audit Log.Events "quoted"']["rows"] == 300
     assert tables["sales.totals"]["kind"] == "matview"
+    # built-in types hash as records; an extension type (hstore) falls back to row text
+    assert tables["sales.orders"]["fingerprint_method"] == "hash_record"
+    assert tables["public.customers"]["fingerprint_method"] == "md5_text"
+    assert tables['Audit Log.Events "quoted"']["fingerprint_method"] == "md5_text"  # enum
     assert tables["sales.not_populated"]["rows"] is None
     assert doc["facts"]["large_objects"] == 1
     assert "hstore" in doc["facts"]["extensions"]
