@@ -12,8 +12,6 @@ from releaser.cli.common import output_option, render_client
 if TYPE_CHECKING:
     from releaser.release.gonogo import GoNoGoReport
 
-MARKS = {"PASS": "PASS", "WARN": "WARN", "FAIL": "FAIL", "SKIP": "skip"}
-
 
 @click.command("go-no-go")
 @click.argument("service")
@@ -73,7 +71,7 @@ def render_report(report: GoNoGoReport) -> str:
     lines = [f"go-no-go for {name} ({report.service_id})", ""]
     width = max(len(c.name) for c in report.checks)
     for check in report.checks:
-        lines.append(f"  {MARKS[check.status]:<4}  {check.name:<{width}}  {check.detail}")
+        lines.append(f"  {check.status:<4}  {check.name:<{width}}  {check.detail}")
     warnings = sum(1 for c in report.checks if c.status == "WARN")
     failures = sum(1 for c in report.checks if c.status == "FAIL")
     counts = []

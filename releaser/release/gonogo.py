@@ -108,8 +108,8 @@ def check_rollback_target(
     if target is None:
         target = next((d for d in deploys if d.succeeded), None)
     if target is None:
-        scope = f"in the last {len(deploys)} deploys" if len(deploys) >= DEPLOY_HISTORY else ""
-        detail = f"no successful deploy {scope}: nothing to roll back to".replace("  ", " ")
+        scope = f" in the last {len(deploys)} deploys" if len(deploys) >= DEPLOY_HISTORY else ""
+        detail = f"no successful deploy{scope}: nothing to roll back to"
         if rules.require_rollback_target:
             return _result(
                 name,
@@ -277,8 +277,13 @@ def check_types(rules: ServiceRules, effective: Mapping[str, str]) -> CheckResul
         if not value_type:
             # No declared type, but it is meant to be JSON and it is not: the classic
             # CORS_ORIGINS=[https://a.example] that crashes a List[str] setting at boot.
-            if value.strip()[:1] in ("[", "{") and check_json(value):
-                doubtful.append(f"{key} looks like JSON but does not parse")
+            text = value.strip()
+            if text[:1] in ("[", "{") and check_json(text):
+                if (text[0], text[-1]) in (("[", "]"), ("{", "}")):
+                    # Bracketed end to end: meant as JSON, and the app will choke on it.
+                    problems.append(f"{key} looks like JSON but is not: {check_json(text)}")
+                else:
+                    doubtful.append(f"{key} starts like JSON but does not parse")
             continue
         if value_type == "str":
             continue
@@ -289,7 +294,7 @@ def check_types(rules: ServiceRules, effective: Mapping[str, str]) -> CheckResul
     if problems:
         return _result(name, "FAIL", "; ".join(problems + doubtful))
     if doubtful:
-        hint = " (declare its type in releaser.toml to make this a FAIL)"
+        hint = " (declare its type in releaser.toml: json to check it, str to silence this)"
         return _result(name, "WARN", "; ".join(doubtful) + hint)
     if not checked:
         return _result(name, "PASS", "no typed keys present (declare types in releaser.toml)")

@@ -121,10 +121,15 @@ def test_database_url_is_a_postgres_url_by_default() -> None:
     assert result.status == "FAIL" and "DATABASE_URL (postgres_url)" in result.detail
 
 
-def test_untyped_broken_json_is_a_warning() -> None:
-    """An undeclared value that looks like JSON but does not parse is a WARN, not silence."""
+def test_untyped_broken_json_is_caught() -> None:
+    """Undeclared but bracketed end to end and not JSON fails; merely starting like it warns."""
     result = check_types(ServiceRules(), {"CORS_ORIGINS": "[https://a.example]"})
-    assert result.status == "WARN" and "CORS_ORIGINS looks like JSON" in result.detail
+    assert result.status == "FAIL"
+    assert result.detail.startswith("CORS_ORIGINS looks like JSON but is not: not valid JSON")
+    log_format = check_types(ServiceRules(), {"LOG_FORMAT": "[%(levelname)s] %(message)s"})
+    assert log_format.status == "WARN" and "LOG_FORMAT starts like JSON" in log_format.detail
+    declared = ServiceRules(types={"LOG_FORMAT": "str"})
+    assert check_types(declared, {"LOG_FORMAT": "[%(levelname)s] x"}).status == "PASS"
 
 
 def test_env_file_drift_by_key_with_shell_safety() -> None:

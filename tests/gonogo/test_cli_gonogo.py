@@ -49,7 +49,15 @@ def test_missing_secret_in_unlinked_group_is_no_go(start: Callable[..., Any], ru
         "status": "FAIL",
         "detail": "missing: STRIPE_API_KEY",
     }
-    assert result.stderr.startswith("Error: NO-GO for web (srv-hjtl316kyssqmyi4ywa3): 1 check")
+    assert result.stderr.startswith("Error: NO-GO for web (srv-hjtl316kyssqmyi4ywa3): 2 check")
+
+
+def test_empty_secret_is_caught_without_config(start: Callable[..., Any], run_cli: Run) -> None:
+    """A secret that arrived empty (an unset CI variable) fails even with no releaser.toml."""
+    start("gonogo-missing-secret")
+    result = run_cli("go-no-go", "web", "-o", "json")
+    assert result.exit_code == 1
+    assert check(result, "secrets")["detail"] == "STRIPE_WEBHOOK_SECRET is empty"
 
 
 def test_group_vars_count_for_presence(start: Callable[..., Any], run_cli: Run) -> None:
@@ -78,6 +86,12 @@ def test_bad_json_list_is_no_go(start: Callable[..., Any], run_cli: Run) -> None
     detail = check(result, "typed values")["detail"]
     assert detail.startswith("CORS_ORIGINS (json_list): not valid JSON (Expecting value")
     assert "app.acme.example" not in result.stdout
+    Path("releaser.toml").unlink()
+    untyped = run_cli("go-no-go", "web", "-o", "json")
+    assert untyped.exit_code == 1
+    assert check(untyped, "typed values")["detail"].startswith(
+        "CORS_ORIGINS looks like JSON but is not: not valid JSON"
+    )
 
 
 def test_deploy_in_progress_is_no_go(start: Callable[..., Any], run_cli: Run) -> None:
