@@ -290,14 +290,18 @@ def _show_plan(prepared: PreparedChange, output: str) -> None:
         click.echo(f"Warning: {problem}", err=True)
 
 
-def _confirm(prepared: PreparedChange, yes: bool) -> None:
+def _stdin_is_tty() -> bool:
     import sys
 
+    return sys.stdin.isatty()
+
+
+def _confirm(prepared: PreparedChange, yes: bool) -> None:
     from releaser.errors import UsageError
 
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not _stdin_is_tty():
         raise UsageError(
             "not confirmed: stdin is not a terminal, so nothing was written",
             "Re-run with --yes to apply this plan (or --dry-run to only show it)",

@@ -224,3 +224,16 @@ def test_help_texts_carry_examples(run_cli: Run) -> None:
     ):
         result = run_cli(*args, "--help")
         assert result.exit_code == 0 and "Example:" in result.stdout, args
+
+
+def test_terminal_confirmation(start: Callable[..., Any], run_cli: Run, monkeypatch: Any) -> None:
+    """On a terminal, env set asks first: 'n' writes nothing, 'y' applies the plan."""
+    server = start("demo")
+    monkeypatch.setattr("releaser.cli.env._stdin_is_tty", lambda: True)
+    declined = run_cli("env", "set", "web", "LOG_LEVEL=debug", input="n\n")
+    assert declined.exit_code == 1 and "Nothing written." in declined.stderr
+    assert writes(server) == []
+    accepted = run_cli("env", "set", "web", "LOG_LEVEL=debug", input="y\n")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert "Write these changes to web? [y/N]" in accepted.stderr
+    assert env_of(server)["LOG_LEVEL"] == "debug"
