@@ -211,10 +211,12 @@ class SimState:
                 env_group_ids=[by_name[name] for name in config.env_groups],
             )
             self.services[service.id] = service
-            for history in sorted(
-                config.deploys, key=lambda h: resolve_offset(h.created_at, start)
-            ):
-                self._add_history(service, history)
+            history = sorted(config.deploys, key=lambda h: resolve_offset(h.created_at, start))
+            for past in history:
+                self._add_history(service, past)
+            # Replaying may deactivate a deploy the file says is live: the file wins.
+            for past, deploy in zip(history, service.deploys, strict=True):
+                deploy.status = past.status
             live = service.live()
             if live and config.health == "unhealthy":
                 self._make_unhealthy(service, live, start - timedelta(minutes=5))
@@ -363,6 +365,7 @@ class SimState:
             commit, message, image = source.commit, source.message, source.image
         elif config.runtime == "image":
             commit, message, image = None, None, image_url or config.image
+            config.image = image  # Render keeps the image the last deploy used
         else:
             commit = commit_id or self._head(service)[0]
             message = self._message(service, commit)

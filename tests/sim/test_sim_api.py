@@ -298,3 +298,20 @@ def test_time_params_accept_offsets(api: httpx.Client, when: str) -> None:
     assert (
         api.get(f"/services/{WEB}/deploys", params={"createdAfter": "yesterday"}).status_code == 400
     )
+
+
+def test_history_statuses_are_kept_as_the_file_declares(start_sim: StartSim, tmp_path: Any) -> None:
+    """A live deploy older than a deactivated one stays live: the scenario file wins."""
+    from releaser.sim import load_scenario
+
+    path = tmp_path / "odd.toml"
+    path.write_text(
+        '[owner]\nid = "tea-a"\nname = "T"\n\n[[services]]\nid = "srv-a"\nname = "a"\n'
+        'deploys = [{ id = "dep-old", status = "live", created_at = "-2d" },\n'
+        '           { id = "dep-new", status = "deactivated", created_at = "-1d" }]\n'
+    )
+    api = client_for(start_sim(load_scenario(str(path))))
+    statuses = {
+        i["deploy"]["id"]: i["deploy"]["status"] for i in api.get("/services/srv-a/deploys").json()
+    }
+    assert statuses == {"dep-old": "live", "dep-new": "deactivated"}
