@@ -1,0 +1,313 @@
+"""`releaser deploy`, `rollback` and `promote`: glue over releaser.release."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from releaser.cli.common import output_option, render_client
+
+if TYPE_CHECKING:
+    from releaser.release.report import DeployReport, RollbackReport
+
+
+def _deploy_options(func: Any) -> Any:
+    """Watch and safety options shared by deploy and promote."""
+    options = [
+        click.option(
+            "--timeout",
+            default="20m",
+            show_default=True,
+            help="Give up on a deploy still in progress after this long (it is canceled).",
+        ),
+        click.option(
+            "--soak",
+            default="60s",
+            show_default=True,
+            help="After live, how long health probes and logs must stay good.",
+        ),
+        click.option(
+            "--no-rollback",
+            is_flag=True,
+            help="If it turns bad after live, do not roll back automatically (exit 4).",
+        ),
+        click.option("--skip-checks", is_flag=True, help="Do not run go-no-go first."),
+        click.option("--dry-run", is_flag=True, help="Print the plan; write nothing."),
+        click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation."),
+        click.option(
+            "--report",
+            "report_path",
+            type=click.Path(dir_okay=False, writable=True),
+            default=None,
+            help="Also write an incident-ready markdown summary to this file.",
+        ),
+        output_option,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Ask on a terminal; without one, demand --yes rather than guess."""
+    import sys
+
+    from releaser.errors import NegativeVerdict, UsageError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "this changes a live service and there is no terminal to confirm on",
+            "Pass --yes to confirm non-interactively, or --dry-run to see the plan",
+        )
+    if not click.confirm(question, default=False, err=True):
+        raise NegativeVerdict("not confirmed", "Nothing was changed")
+
+
+def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -> None:
+    """Print the report, write the markdown, and exit with the report's code."""
+    from pathlib import Path
+
+    from releaser.errors import NegativeVerdict, UnsafeState
+    from releaser.output import print_json
+    from releaser.release.report import render_markdown, render_text
+
+    if report_path:
+        Path(report_path).write_text(render_markdown(report), encoding="utf-8")
+    if output == "json":
+        print_json(report.model_dump(mode="json"))
+    else:
+        click.echo(render_text(report))
+    if report.exit_code == 4:
+        raise UnsafeState(
+            report.summary, f"A human is needed: {report.undo_command or 'check releaser status'}"
+        )
+    if report.exit_code == 1:
+        advice = "See the report above" if output != "json" else "See the JSON report"
+        raise NegativeVerdict(report.summary, advice)
+
+
+def _run_deploy(
+    service: str,
+    options_factory: Any,
+    *,
+    dry_run: bool,
+    yes: bool,
+    output: str,
+    report_path: str | None,
+    promote_from: str | None = None,
+) -> None:
+    from releaser.config import load_config
+    from releaser.output import say
+    from releaser.release.deploy import execute_deploy, plan_deploy, plan_report
+    from releaser.release.watch import ServerClock
+
+    config = load_config()
+    with render_client() as client:
+        svc = client.resolve_service(service)
+        if promote_from is not None:
+            from releaser.release.promote import promotion_options
+
+            options = promotion_options(client, promote_from, svc, options_factory, progress=say)
+        else:
+            options = options_factory()
+        plan = plan_deploy(client, config, svc, options)
+        if dry_run:
+            _finish_deploy(plan_report(plan, "dry_run"), output, report_path)
+            return
+        if plan.refusal:
+            report = plan_report(plan, "no_go")
+            _finish_deploy(report, output, report_path)
+            return
+        previous = f" (rollback target {plan.previous.id})" if plan.previous else ""
+        _confirm(f"Deploy {options.what} to {svc.label}{previous}?", yes)
+        clock = ServerClock(client.server_now)
+        report = execute_deploy(client, plan, clock, progress=say)
+    _finish_deploy(report, output, report_path)
+
+
+@click.command()
+@click.argument("service")
+@click.option("--commit", default=None, help="Deploy this commit (default: the branch head).")
+@click.option("--image", default=None, help="Deploy this image (image-backed services).")
+@click.option("--deploy-only", is_flag=True, help="Redeploy the last build, without building.")
+@click.option("--clear-cache", is_flag=True, help="Clear the build cache first.")
+@_deploy_options
+def deploy(
+    service: str,
+    commit: str | None,
+    image: str | None,
+    deploy_only: bool,
+    clear_cache: bool,
+    timeout: str,
+    soak: str,
+    no_rollback: bool,
+    skip_checks: bool,
+    dry_run: bool,
+    yes: bool,
+    report_path: str | None,
+    output: str,
+) -> None:
+    """Deploy SERVICE, watch it, and roll back if it turns bad.
+
+    \b
+    1. go-no-go (unless --skip-checks): NO-GO stops here, exit 1
+    2. remembers the live deploy as the way back
+    3. triggers one deploy, then watches status, logs and events
+    4. a crash loop in the logs: cancels it (the old version still serves)
+    5. after live: probes health for --soak; if it turns bad, rolls back once
+
+    \b
+    Exit: 0 healthy; 1 failed and back on the previous version;
+    4 failed and NOT safely back (a human is needed).
+
+    \b
+    Example:
+      releaser deploy web --commit 1a2b3c4 --soak 2m --report release.md
+    """
+    from releaser.durations import parse_duration
+    from releaser.release.deploy import DeployOptions
+
+    timeout_s = parse_duration(timeout, "--timeout")
+    soak_s = parse_duration(soak, "--soak")
+
+    def options() -> DeployOptions:
+        return DeployOptions(
+            commit=commit,
+            image=image,
+            deploy_only=deploy_only,
+            clear_cache=clear_cache,
+            timeout=timeout_s,
+            soak=soak_s,
+            rollback=not no_rollback,
+            skip_checks=skip_checks,
+        )
+
+    _run_deploy(service, options, dry_run=dry_run, yes=yes, output=output, report_path=report_path)
+
+
+@click.command()
+@click.option("--from", "from_service", required=True, help="The staging service (verified).")
+@click.option("--to", "to_service", required=True, help="The production service.")
+@_deploy_options
+def promote(
+    from_service: str,
+    to_service: str,
+    timeout: str,
+    soak: str,
+    no_rollback: bool,
+    skip_checks: bool,
+    dry_run: bool,
+    yes: bool,
+    report_path: str | None,
+    output: str,
+) -> None:
+    """Deploy to production exactly what is live and healthy on staging.
+
+    The same commit (or image digest) that staging runs, then watched like
+    'releaser deploy'. Refuses when staging is not live and healthy, or when the
+    two services do not build from the same repository or image.
+
+    \b
+    Example:
+      releaser promote --from web-staging --to web --yes
+    """
+    from releaser.durations import parse_duration
+    from releaser.release.deploy import DeployOptions
+
+    timeout_s = parse_duration(timeout, "--timeout")
+    soak_s = parse_duration(soak, "--soak")
+
+    def options(commit: str | None = None, image: str | None = None) -> DeployOptions:
+        return DeployOptions(
+            commit=commit,
+            image=image,
+            timeout=timeout_s,
+            soak=soak_s,
+            rollback=not no_rollback,
+            skip_checks=skip_checks,
+        )
+
+    _run_deploy(
+        to_service,
+        options,
+        dry_run=dry_run,
+        yes=yes,
+        output=output,
+        report_path=report_path,
+        promote_from=from_service,
+    )
+
+
+def _finish_rollback(report: RollbackReport, output: str) -> None:
+    from releaser.errors import UnsafeState
+    from releaser.output import print_json
+    from releaser.release.report import render_rollback_text
+
+    if output == "json":
+        print_json(report.model_dump(mode="json"))
+    else:
+        click.echo(render_rollback_text(report))
+    if report.exit_code == 4:
+        raise UnsafeState(report.summary, "A human is needed: check 'releaser status' and the logs")
+
+
+@click.command()
+@click.argument("service")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    help="previous (the last good deploy before the live one), a dep-… id, or a commit sha.",
+)
+@click.option(
+    "--keep-autodeploy",
+    is_flag=True,
+    help="Leave autodeploy on (default: turn it off so a push does not redeploy).",
+)
+@click.option("--no-wait", is_flag=True, help="Start the rollback and return.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@output_option
+def rollback(
+    service: str,
+    to: str,
+    keep_autodeploy: bool,
+    no_wait: bool,
+    dry_run: bool,
+    yes: bool,
+    output: str,
+) -> None:
+    """Roll SERVICE back to a previous deploy, fast (Render reuses the build).
+
+    Checks the target before writing (exists, not live, was live once), turns
+    autodeploy off unless --keep-autodeploy, waits for live and probes health.
+    Prints what a rollback does not undo and the command that undoes it.
+
+    \b
+    Example:
+      releaser rollback web --to previous
+      releaser rollback web --to dep-d0abc123 --dry-run
+    """
+    from releaser.config import load_config
+    from releaser.output import say
+    from releaser.release.rollback import execute_rollback, plan_rollback, rollback_report
+    from releaser.release.watch import ServerClock
+
+    config = load_config()
+    with render_client() as client:
+        svc = client.resolve_service(service)
+        plan = plan_rollback(client, svc, to, keep_autodeploy=keep_autodeploy)
+        if dry_run:
+            _finish_rollback(rollback_report(plan), output)
+            return
+        live = f" from {plan.live.id}" if plan.live else ""
+        _confirm(f"Roll {svc.label} back{live} to {plan.target.id} ({plan.target.version})?", yes)
+        rules = config.rules_for(svc.id, svc.name)
+        clock = ServerClock(client.server_now)
+        report = execute_rollback(
+            client, plan, clock, wait=not no_wait, health_path=rules.health_path, progress=say
+        )
+    _finish_rollback(report, output)

@@ -1,0 +1,568 @@
+"""``releaser deploy``: check, remember the way back, trigger, watch, and undo if it goes bad.
+
+``plan_deploy`` only reads (it is all ``--dry-run`` does); ``execute_deploy`` writes: one
+deploy POST (never a blind second one), and on a bad verdict one cancel or one rollback.
+Every path ends in a DeployReport whose outcome carries the exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from releaser.config import Config, ServiceRules
+from releaser.errors import ApiError, ReleaserError, UsageError
+from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber, confirm_healthy
+from releaser.release.inspect import health_url, live_deploy
+from releaser.release.report import (
+    OUTCOME_EXIT,
+    CheckLine,
+    DeployReport,
+    PhaseTiming,
+    RollbackSummary,
+)
+from releaser.release.rollback import (
+    ROLLBACK_SOAK,
+    ROLLBACK_TIMEOUT,
+    disable_autodeploy,
+    enable_autodeploy_command,
+    find_new_deploy,
+    not_undone_notes,
+    service_arg,
+    start_rollback,
+)
+from releaser.release.watch import (
+    CANCELED,
+    CRASH_LOOP,
+    FAILED,
+    HEALTHY,
+    SUPERSEDED,
+    TIMED_OUT,
+    TURNED_BAD,
+    Observer,
+    ServerClock,
+    WatchResult,
+    WatchRules,
+    WatchState,
+    watch,
+)
+from releaser.render.client import RenderClient, WriteOutcomeUnknown
+from releaser.render.models import Deploy, Service
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    commit: str | None = None
+    image: str | None = None
+    deploy_only: bool = False
+    clear_cache: bool = False
+    timeout: float = 1200.0
+    soak: float = 60.0
+    rollback: bool = True
+    skip_checks: bool = False
+    probe_timeout: float = DEFAULT_PROBE_TIMEOUT
+
+    @property
+    def what(self) -> str:
+        if self.image:
+            return f"image {self.image}"
+        if self.commit:
+            return f"commit {self.commit[:12]}"
+        if self.deploy_only:
+            return "the last build again (deploy only)"
+        return "the head of the branch"
+
+
+@dataclass
+class DeployPlan:
+    service: Service
+    rules: ServiceRules
+    options: DeployOptions
+    previous: Deploy | None  # the live deploy now: the rollback target
+    health_url: str | None
+    known_ids: frozenset[str]  # deploys that existed before ours: never mistaken for it
+    checks: list[CheckLine] = field(default_factory=list)
+    refusal: str | None = None  # why we must not deploy (NO-GO, a deploy in progress, ...)
+    refusal_advice: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def plan_deploy(
+    client: RenderClient, config: Config, service: Service, options: DeployOptions
+) -> DeployPlan:
+    """Everything decided before the first write. Reads only."""
+    if sum(bool(x) for x in (options.commit, options.image, options.deploy_only)) > 1:
+        raise UsageError("--commit, --image and --deploy-only exclude each other", "Give one")
+    rules = config.rules_for(service.id, service.name)
+    recent = client.list_deploys(service.id, limit=20)
+    live = next((d for d in recent if d.status == "live"), None) or live_deploy(client, service.id)
+    plan = DeployPlan(
+        service=service,
+        rules=rules,
+        options=options,
+        previous=live,
+        health_url=health_url(service, rules.health_path) if service.url else None,
+        known_ids=frozenset(d.id for d in recent),
+    )
+    if not options.skip_checks:
+        from releaser.release.gonogo import run_go_no_go
+
+        verdict = run_go_no_go(client, service, config, commit=options.commit, image=options.image)
+        plan.checks = [
+            CheckLine(name=c.name, status=c.status, detail=c.detail) for c in verdict.checks
+        ]
+        if verdict.verdict != "GO":
+            failed = [c.name for c in verdict.checks if c.status == "FAIL"]
+            plan.refusal = f"go-no-go says NO-GO ({', '.join(failed) or 'see the checks'})"
+            plan.refusal_advice = (
+                "Nothing was deployed. Fix what failed "
+                f"('releaser go-no-go {service_arg(service)}'), then deploy again"
+            )
+            return plan
+    busy = next((d for d in recent if d.in_progress), None)
+    if busy is not None:
+        plan.refusal = f"deploy {busy.id} is already {busy.status}"
+        plan.refusal_advice = "Nothing was deployed. Wait for it to finish, or cancel it first"
+    elif live is None and options.rollback and rules.require_rollback_target:
+        plan.refusal = "the service has no live deploy, so there would be nothing to roll back to"
+        plan.refusal_advice = (
+            "Nothing was deployed. For a first release set require_rollback_target = false "
+            "for this service in releaser.toml, or pass --no-rollback"
+        )
+    if plan.health_url is None:
+        plan.warnings.append("the service has no URL: health is judged from logs and status only")
+    if live is not None and live.is_rollback:
+        plan.warnings.append(f"the live deploy {live.id} is a rollback; it is the way back now")
+    return plan
+
+
+def plan_report(plan: DeployPlan, outcome: str) -> DeployReport:
+    """The report of a run that stopped before writing: a dry run or a refusal."""
+    options = plan.options
+    previous = plan.previous
+    if outcome == "dry_run":
+        summary = (
+            f"would deploy {options.what} to {plan.service.label}; rollback target "
+            + (f"{previous.id} ({previous.version})" if previous else "none")
+            + f"; watch up to {options.timeout:.0f}s, soak {options.soak:.0f}s"
+        )
+        if plan.refusal:
+            summary += f"; but it would be refused: {plan.refusal}"
+    else:
+        summary = plan.refusal or "refused"
+    return DeployReport(
+        service_id=plan.service.id,
+        service_name=plan.service.name,
+        outcome=outcome,
+        exit_code=1 if outcome == "dry_run" and plan.refusal else OUTCOME_EXIT[outcome],
+        summary=summary,
+        deployed=options.what,
+        previous_deploy_id=previous.id if previous else None,
+        previous_version=previous.version if previous else None,
+        checks=plan.checks,
+        warnings=plan.warnings,
+        health_url=plan.health_url,
+        state_now=f"unchanged: live {previous.id} ({previous.version})"
+        if previous
+        else "unchanged",
+        actions=["nothing written (dry run)"] if outcome == "dry_run" else ["nothing deployed"],
+    )
+
+
+# --- triggering ---------------------------------------------------------------------------
+
+
+def _is_ours(options: DeployOptions) -> Callable[[Deploy], bool]:
+    def matches(deploy: Deploy) -> bool:
+        if deploy.is_rollback or deploy.trigger in ("new_commit", "service_updated"):
+            return False
+        if options.commit and deploy.commit and deploy.commit.id:
+            return deploy.commit.id.startswith(options.commit) or options.commit.startswith(
+                deploy.commit.id
+            )
+        return True
+
+    return matches
+
+
+def trigger_deploy(
+    client: RenderClient, plan: DeployPlan, clock: ServerClock, progress: Progress
+) -> Deploy:
+    """One deploy POST. A 202 or an unknown outcome is answered by listing, not by posting.
+
+    Only when the list shows that nothing was created do we post a second (and last) time.
+    """
+    options = plan.options
+    service_id = plan.service.id
+    for attempt in range(2):
+        asked_at = datetime.fromtimestamp(clock.now(), UTC)
+        try:
+            created = client.create_deploy(
+                service_id,
+                commit_id=options.commit,
+                image_url=options.image,
+                clear_cache=options.clear_cache,
+                deploy_only=options.deploy_only,
+            )
+        except WriteOutcomeUnknown as exc:
+            progress(f"the deploy request got no clear answer ({exc.message}); looking for it")
+            found = find_new_deploy(
+                client,
+                service_id,
+                asked_at,
+                _is_ours(options),
+                wait=clock.sleep,
+                known=plan.known_ids,
+            )
+            if found is not None:
+                return found
+            if attempt == 1:
+                raise ApiError(
+                    f"could not start the deploy: {exc.message}",
+                    "Nothing was deployed (checked the deploy list); retry later",
+                ) from None
+            progress("no deploy was created; asking once more")
+            continue
+        if created is not None:
+            return created
+        # 202 with no body: Render queued it; the list will show it.
+        found = find_new_deploy(
+            client,
+            service_id,
+            asked_at,
+            _is_ours(options),
+            wait=clock.sleep,
+            looks=5,
+            known=plan.known_ids,
+        )
+        if found is None:
+            raise ApiError(
+                "Render accepted the deploy (202) but it does not appear in the deploy list",
+                f"Check 'releaser history {service_arg(plan.service)}' before deploying again",
+            )
+        return found
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def _owner(client: RenderClient, service: Service) -> str | None:
+    try:
+        return client.owner_id_for(service)
+    except UsageError:
+        return None  # no logs then: the status and health still decide
+
+
+@dataclass
+class _Run:
+    """What execute_deploy learns as it goes; turned into the report at the end."""
+
+    actions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    rollback: RollbackSummary | None = None
+    timings: list[PhaseTiming] = field(default_factory=list)
+    state_now: str = ""
+
+
+def execute_deploy(
+    client: RenderClient,
+    plan: DeployPlan,
+    clock: ServerClock,
+    *,
+    progress: Progress,
+) -> DeployReport:
+    """Trigger, watch, act on the verdict; the report says what happened and the exit code."""
+    service, options = plan.service, plan.options
+    requests_before = client.request_count
+    started = clock.now()
+    prober = (
+        HealthProber(plan.health_url, timeout=options.probe_timeout) if plan.health_url else None
+    )
+    run = _Run(warnings=list(plan.warnings))
+    owner = _owner(client, service)
+    if owner is None:
+        run.warnings.append("no workspace id (RENDER_OWNER_ID): logs were not watched")
+    try:
+        deploy = trigger_deploy(client, plan, clock, progress)
+        progress(f"deploy {deploy.id} started: {options.what} on {service.label}")
+        window = (deploy.created_at.timestamp() if deploy.created_at else started) - 1.0
+        observer = Observer(client, service.id, owner, deploy.id, window, prober)
+        rules = WatchRules(
+            timeout=options.timeout,
+            soak=options.soak,
+            probing=prober is not None,
+            extra_patterns=tuple(plan.rules.startup_error_patterns),
+        )
+        result = watch(observer, rules, clock, started=started, progress=progress)
+        state = result.state
+        run.timings = [PhaseTiming(phase=p, seconds=s) for p, s in state.phase_timings()]
+        if state.verdict != HEALTHY and state.failure_reason is None:
+            state = _with_render_reason(observer, state)
+        outcome = _act(client, plan, deploy, result, state, clock, prober, owner, run, progress)
+    finally:
+        if prober is not None:
+            prober.close()
+    return _report(client, plan, deploy, state, outcome, run, requests_before, started, prober)
+
+
+def _with_render_reason(observer: Observer, state: WatchState) -> WatchState:
+    """Render's structured reason (nonZeroExit, oomKilled...) for the report, if it has one."""
+    try:
+        reason = observer.failure_reason()
+    except ApiError:
+        return state
+    if reason is None:
+        return state
+    return replace(state, failure_reason=reason)
+
+
+def _act(
+    client: RenderClient,
+    plan: DeployPlan,
+    deploy: Deploy,
+    result: WatchResult,
+    state: WatchState,
+    clock: ServerClock,
+    prober: HealthProber | None,
+    owner: str | None,
+    run: _Run,
+    progress: Progress,
+) -> str:
+    verdict = state.verdict
+    previous = plan.previous
+    if verdict == HEALTHY:
+        run.state_now = (
+            f"live: {deploy.id} ({_version(result, deploy)}), {state.last_probe or 'no probe'}"
+        )
+        return "healthy"
+    if verdict in (CRASH_LOOP, TIMED_OUT):
+        progress(f"{state.reason}: canceling {deploy.id} (the previous version is still serving)")
+        run.actions.append(f"canceled {deploy.id} ({state.reason})")
+        _cancel(client, plan.service.id, deploy.id, run)
+    elif verdict in (FAILED, CANCELED):
+        run.actions.append(f"no action needed: {state.reason}; Render keeps the previous version")
+    elif verdict == SUPERSEDED:
+        run.actions.append(
+            f"stopped watching: {state.reason}; releaser did not touch it (it is not ours)"
+        )
+        run.state_now = _live_now(client, plan.service)
+        return "not_back"
+    elif verdict == TURNED_BAD:
+        return _roll_back(client, plan, deploy, state, clock, prober, owner, run, progress)
+    back, run.state_now = _confirm_back(client, plan.service, previous, prober, clock)
+    if not back:
+        run.actions.append("the previous version is NOT confirmed live and healthy")
+    return ("canceled" if verdict in (CRASH_LOOP, TIMED_OUT) else "failed") if back else "not_back"
+
+
+def _cancel(client: RenderClient, service_id: str, deploy_id: str, run: _Run) -> None:
+    """Cancel once; whatever the answer, read the status back rather than trusting it."""
+    try:
+        client.cancel_deploy(service_id, deploy_id)
+    except ReleaserError as exc:
+        status = _status_of(client, service_id, deploy_id)
+        if status is not None and status not in ("canceled",) and not status.endswith("failed"):
+            if isinstance(exc, WriteOutcomeUnknown):
+                try:
+                    client.cancel_deploy(service_id, deploy_id)
+                    return
+                except ReleaserError as again:
+                    exc = again
+            run.warnings.append(f"cancel of {deploy_id} failed: {exc.message}")
+
+
+def _status_of(client: RenderClient, service_id: str, deploy_id: str) -> str | None:
+    try:
+        return client.get_deploy(service_id, deploy_id).status
+    except ReleaserError:
+        return None
+
+
+def _confirm_back(
+    client: RenderClient,
+    service: Service,
+    previous: Deploy | None,
+    prober: HealthProber | None,
+    clock: ServerClock,
+) -> tuple[bool, str]:
+    """Is the previous version live, and does it answer? (True, description) if so."""
+    live = live_deploy(client, service.id)
+    if live is None:
+        return False, "no deploy is live"
+    described = f"live: {live.id} ({live.version})"
+    if previous is None:
+        return False, described + "; there was no previous version to go back to"
+    if live.id != previous.id and live.version != previous.version:
+        return False, described + f", not the previous {previous.id} ({previous.version})"
+    if prober is None:
+        return True, described + " (no health URL to probe)"
+    probe = confirm_healthy(prober, clock.sleep)
+    return (
+        probe.healthy,
+        described + f", health {'ok' if probe.healthy else 'FAILING'} ({probe.detail})",
+    )
+
+
+def _live_now(client: RenderClient, service: Service) -> str:
+    try:
+        live = live_deploy(client, service.id)
+    except ReleaserError:
+        return "unknown"
+    return f"live: {live.id} ({live.version})" if live else "no deploy is live"
+
+
+def _roll_back(
+    client: RenderClient,
+    plan: DeployPlan,
+    deploy: Deploy,
+    state: WatchState,
+    clock: ServerClock,
+    prober: HealthProber | None,
+    owner: str | None,
+    run: _Run,
+    progress: Progress,
+) -> str:
+    """The one automatic rollback of a run; its own result is watched but never acted upon."""
+    service, previous = plan.service, plan.previous
+    if not plan.options.rollback or previous is None:
+        why = (
+            "--no-rollback was given"
+            if previous is not None
+            else "there is nothing to roll back to"
+        )
+        run.actions.append(f"did not roll back: {why}")
+        run.state_now = _live_now(client, service)
+        return "not_back"
+    summary = RollbackSummary(
+        deploy_id=None, to_deploy_id=previous.id, to_version=previous.version, outcome="not_started"
+    )
+    run.rollback = summary
+    progress(f"{state.reason}: rolling back to {previous.id} ({previous.version})")
+    try:
+        if (service.auto_deploy or "yes") != "no":
+            disable_autodeploy(client, service)
+            summary.autodeploy_disabled = True
+            summary.autodeploy_command = enable_autodeploy_command(service)
+            run.actions.append(
+                "turned autodeploy off, so the next push does not redeploy the bad code"
+            )
+        asked_at = datetime.fromtimestamp(clock.now(), UTC)
+        rollback = start_rollback(
+            client, service.id, previous.id, asked_at=asked_at, wait=clock.sleep
+        )
+    except ReleaserError as exc:
+        summary.outcome, summary.detail = "failed", exc.message
+        run.actions.append(f"rollback to {previous.id} FAILED to start: {exc.message}")
+        run.state_now = _live_now(client, service)
+        return "not_back"
+    summary.deploy_id = rollback.id
+    run.actions.append(f"rolled back to {previous.id} ({previous.version}) as {rollback.id}")
+    started = clock.now()
+    window = (rollback.created_at.timestamp() if rollback.created_at else started) - 1.0
+    observer = Observer(client, service.id, owner, rollback.id, window, prober)
+    rules = WatchRules(
+        timeout=ROLLBACK_TIMEOUT,
+        soak=ROLLBACK_SOAK,
+        probing=prober is not None,
+        extra_patterns=tuple(plan.rules.startup_error_patterns),
+    )
+    try:
+        result = watch(observer, rules, clock, started=started, progress=progress)
+    except ApiError as exc:
+        summary.outcome, summary.detail = "unknown", exc.message
+        run.state_now = "unknown: lost contact with Render while the rollback ran"
+        return "not_back"
+    run.timings.append(PhaseTiming(phase="rollback", seconds=result.state.now - started))
+    healthy = result.state.verdict == HEALTHY
+    summary.outcome = "healthy" if healthy else "failed"
+    summary.detail = result.state.reason
+    probe = result.state.last_probe or "healthy"
+    run.state_now = (
+        f"live: {rollback.id} (rollback to {previous.version}), {probe}"
+        if healthy
+        else _live_now(client, service) + f"; the rollback {result.state.reason}"
+    )
+    return "rolled_back" if healthy else "not_back"
+
+
+def _version(result: WatchResult, deploy: Deploy) -> str:
+    return (result.deploy or deploy).version
+
+
+def _report(
+    client: RenderClient,
+    plan: DeployPlan,
+    deploy: Deploy,
+    state: WatchState,
+    outcome: str,
+    run: _Run,
+    requests_before: int,
+    started: float,
+    prober: HealthProber | None,
+) -> DeployReport:
+    service, previous = plan.service, plan.previous
+    diagnosis = state.diagnosis
+    cause = diagnosis.title if diagnosis else None
+    detail = diagnosis.summary if diagnosis else None
+    if diagnosis is None and state.verdict == TURNED_BAD:
+        cause, detail = "health check failing", state.last_probe or None
+    undo = None
+    if outcome == "healthy" and previous is not None:
+        undo = f"releaser rollback {service_arg(service)} --to {previous.id}"
+    elif outcome == "rolled_back":
+        undo = f"releaser rollback {service_arg(service)} --to {deploy.id}"
+    elif outcome == "not_back" and previous is not None and run.rollback is None:
+        undo = f"releaser rollback {service_arg(service)} --to {previous.id}"
+    return DeployReport(
+        service_id=service.id,
+        service_name=service.name,
+        outcome=outcome,
+        exit_code=OUTCOME_EXIT[outcome],
+        summary=_summary(outcome, deploy, state, previous, run),
+        deployed=plan.options.what,
+        deploy_id=deploy.id,
+        deploy_version=deploy.version,
+        previous_deploy_id=previous.id if previous else None,
+        previous_version=previous.version if previous else None,
+        watch_verdict=state.verdict,
+        cause=cause,
+        cause_detail=detail,
+        decisive_lines=list(diagnosis.lines) if diagnosis else [],
+        render_reason=state.failure_reason,
+        actions=run.actions,
+        timings=run.timings,
+        api_requests=client.request_count - requests_before,
+        health_probes=prober.count if prober else 0,
+        health_url=plan.health_url,
+        rollback=run.rollback,
+        undo_command=undo,
+        state_now=run.state_now,
+        warnings=run.warnings,
+        not_undone=not_undone_notes([]) if outcome == "rolled_back" else [],
+        checks=plan.checks,
+        started_at=datetime.fromtimestamp(started, UTC),
+        finished_at=datetime.fromtimestamp(state.now, UTC),
+    )
+
+
+def _summary(
+    outcome: str, deploy: Deploy, state: WatchState, previous: Deploy | None, run: _Run
+) -> str:
+    diagnosis = state.diagnosis
+    why = f" ({diagnosis.sentence()})" if diagnosis else ""
+    prev = f"{previous.id} ({previous.version})" if previous else "the previous version"
+    if outcome == "healthy":
+        return f"{deploy.id} is live and healthy ({state.reason})"
+    if outcome == "canceled":
+        return f"{deploy.id} was canceled by releaser: {state.reason}{why}; {prev} is still serving"
+    if outcome == "failed":
+        return f"{state.reason}{why}; {prev} is still serving"
+    if outcome == "rolled_back":
+        return (
+            f"{deploy.id} turned bad after going live: {state.reason}{why}; rolled back to {prev}"
+        )
+    return f"{deploy.id}: {state.reason}{why}; NOT safely back: {run.state_now}"

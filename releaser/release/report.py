@@ -1,0 +1,246 @@
+"""What a deploy (or rollback) run concluded, as data, as a terminal summary, and as markdown.
+
+The markdown is incident-ready: pasted into a ticket it answers what was deployed, when, the
+symptom, the decisive log lines, the decision taken and the state now.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from releaser.output import format_duration, format_time
+
+# Outcomes of `releaser deploy`, each with its exit code (DESIGN.md section 3).
+OUTCOME_EXIT = {
+    "healthy": 0,  # live, soaked, healthy
+    "dry_run": 0,  # the plan only
+    "no_go": 1,  # go-no-go said no: nothing deployed
+    "failed": 1,  # Render failed it; the previous version kept serving
+    "canceled": 1,  # releaser canceled it (crash loop, timeout); previous version serving
+    "rolled_back": 1,  # turned bad after live; rolled back, previous version healthy
+    "not_back": 4,  # failed and NOT safely back on a healthy previous version
+}
+
+
+class PhaseTiming(BaseModel):
+    phase: str
+    seconds: float
+
+
+class CheckLine(BaseModel):
+    name: str
+    status: str
+    detail: str
+
+
+class RollbackSummary(BaseModel):
+    deploy_id: str | None
+    to_deploy_id: str
+    to_version: str
+    outcome: str  # "healthy", "unhealthy", "failed", "not_started"
+    detail: str = ""
+    autodeploy_disabled: bool = False
+    autodeploy_command: str | None = None
+
+
+class DeployReport(BaseModel):
+    service_id: str
+    service_name: str | None
+    outcome: str
+    exit_code: int
+    summary: str  # one sentence for the top of the report and the error line
+    deployed: str  # what was asked for: "commit 1a2b3c4", "image ...", "the branch head"
+    deploy_id: str | None = None
+    deploy_version: str | None = None
+    previous_deploy_id: str | None = None
+    previous_version: str | None = None
+    watch_verdict: str | None = None
+    cause: str | None = None
+    cause_detail: str | None = None
+    decisive_lines: list[str] = Field(default_factory=list)
+    render_reason: str | None = None
+    actions: list[str] = Field(default_factory=list)
+    timings: list[PhaseTiming] = Field(default_factory=list)
+    api_requests: int = 0
+    health_probes: int = 0
+    health_url: str | None = None
+    rollback: RollbackSummary | None = None
+    undo_command: str | None = None
+    state_now: str = ""
+    warnings: list[str] = Field(default_factory=list)
+    not_undone: list[str] = Field(default_factory=list)
+    checks: list[CheckLine] = Field(default_factory=list)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.service_name} ({self.service_id})" if self.service_name else self.service_id
+
+
+def _timings_line(report: DeployReport) -> str:
+    return ", ".join(f"{t.phase} {format_duration(t.seconds)}" for t in report.timings) or "-"
+
+
+def render_text(report: DeployReport) -> str:
+    """The terminal summary (stdout): short, the verdict first."""
+    lines = [
+        f"{report.outcome.upper().replace('_', ' ')}: {report.summary}",
+        f"  service    {report.label}",
+        f"  deployed   {report.deployed}" + (f" as {report.deploy_id}" if report.deploy_id else ""),
+    ]
+    if report.previous_deploy_id:
+        lines.append(f"  previous   {report.previous_deploy_id} ({report.previous_version})")
+    if report.cause:
+        lines.append(
+            f"  cause      {report.cause}"
+            + (f": {report.cause_detail}" if report.cause_detail else "")
+        )
+    if report.render_reason:
+        lines.append(f"  render     {report.render_reason}")
+    for index, line in enumerate(report.decisive_lines):
+        lines.append(f"  {'log' if index == 0 else '':<10} {line}")
+    for action in report.actions:
+        lines.append(f"  action     {action}")
+    if report.timings:
+        lines.append(f"  timings    {_timings_line(report)}")
+    lines.append(f"  requests   {report.api_requests} API requests, {report.health_probes} probes")
+    if report.state_now:
+        lines.append(f"  now        {report.state_now}")
+    for warning in report.warnings:
+        lines.append(f"  warning    {warning}")
+    if report.undo_command:
+        lines.append(f"  undo       {report.undo_command}")
+    return "\n".join(lines)
+
+
+def render_markdown(report: DeployReport) -> str:
+    """An incident-ready summary for ``--report FILE.md``."""
+    title = f"Release report: {report.service_name or report.service_id}"
+    out = [
+        f"# {title}",
+        "",
+        f"**{report.outcome.upper().replace('_', ' ')}**: {report.summary}",
+        "",
+    ]
+    out += [
+        "| | |",
+        "|---|---|",
+        f"| Service | `{report.service_id}` {report.service_name or ''} |",
+        f"| Deployed | {report.deployed}"
+        + (f" (`{report.deploy_id}`, {report.deploy_version})" if report.deploy_id else "")
+        + " |",
+        "| Previous version | "
+        + (
+            f"`{report.previous_deploy_id}` {report.previous_version}"
+            if report.previous_deploy_id
+            else "none"
+        )
+        + " |",
+        f"| Started | {format_time(report.started_at)} UTC |",
+        f"| Finished | {format_time(report.finished_at)} UTC |",
+        f"| Exit code | {report.exit_code} |",
+        "",
+    ]
+    out += ["## Symptom", ""]
+    if report.cause:
+        out.append(
+            f"- Cause: **{report.cause}**"
+            + (f" ({report.cause_detail})" if report.cause_detail else "")
+        )
+    if report.render_reason:
+        out.append(f"- Render reported: {report.render_reason}")
+    if report.watch_verdict:
+        out.append(f"- Watch verdict: `{report.watch_verdict}`")
+    if not (report.cause or report.render_reason or report.watch_verdict):
+        out.append("- None observed.")
+    out.append("")
+    if report.decisive_lines:
+        out += ["## Decisive log lines", "", "```", *report.decisive_lines, "```", ""]
+    if report.checks:
+        out += ["## Go/no-go checks", "", "| check | status | detail |", "|---|---|---|"]
+        out += [f"| {c.name} | {c.status} | {c.detail.replace('|', '/')} |" for c in report.checks]
+        out.append("")
+    out += ["## Decision taken", ""]
+    out += [f"- {action}" for action in report.actions] or ["- None."]
+    if report.rollback:
+        rb = report.rollback
+        out.append(
+            f"- Rollback to `{rb.to_deploy_id}` ({rb.to_version}): {rb.outcome}"
+            + (f", {rb.detail}" if rb.detail else "")
+        )
+        if rb.autodeploy_disabled:
+            out.append(f"- Autodeploy was turned off. Turn it back on: `{rb.autodeploy_command}`")
+    out.append("")
+    out += ["## State now", "", report.state_now or "unknown", ""]
+    if report.timings:
+        out += ["## Timings", "", "| phase | duration |", "|---|---|"]
+        out += [f"| {t.phase} | {format_duration(t.seconds)} |" for t in report.timings]
+        out.append("")
+    out += [
+        f"API requests: {report.api_requests}. Health probes: {report.health_probes}"
+        + (f" ({report.health_url})" if report.health_url else "")
+        + ".",
+        "",
+    ]
+    if report.not_undone:
+        out += ["## What a rollback does not undo", ""]
+        out += [f"- {note}" for note in report.not_undone]
+        out.append("")
+    if report.warnings:
+        out += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
+    if report.undo_command:
+        out += ["## Undo", "", "```", report.undo_command, "```", ""]
+    return "\n".join(out)
+
+
+class RollbackReport(BaseModel):
+    """A manual rollback: the plan (dry run) or what happened."""
+
+    service_id: str
+    service_name: str | None
+    outcome: str  # planned, healthy, started, failed
+    exit_code: int
+    summary: str
+    target_deploy_id: str
+    target_version: str
+    live_deploy_id: str | None = None
+    live_version: str | None = None
+    rollback_deploy_id: str | None = None
+    autodeploy: str = ""  # what happens / happened to autodeploy, in words
+    autodeploy_command: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    not_undone: list[str] = Field(default_factory=list)
+    undo_command: str | None = None
+    state_now: str = ""
+    api_requests: int = 0
+    health_probes: int = 0
+
+
+def render_rollback_text(report: RollbackReport) -> str:
+    lines = [
+        f"{report.outcome.upper()}: {report.summary}",
+        f"  service    {report.service_name or ''} ({report.service_id})",
+        f"  from       {report.live_deploy_id or '-'} ({report.live_version or '-'})",
+        f"  to         {report.target_deploy_id} ({report.target_version})",
+    ]
+    if report.rollback_deploy_id:
+        lines.append(f"  rollback   {report.rollback_deploy_id}")
+    lines.append(f"  autodeploy {report.autodeploy}")
+    if report.autodeploy_command:
+        lines.append(f"             re-enable: {report.autodeploy_command}")
+    if report.state_now:
+        lines.append(f"  now        {report.state_now}")
+    for warning in report.warnings:
+        lines.append(f"  warning    {warning}")
+    lines.append("  not undone by a rollback:")
+    lines += [f"    - {note}" for note in report.not_undone]
+    if report.undo_command:
+        lines.append(f"  undo       {report.undo_command}")
+    if report.api_requests:
+        lines.append(
+            f"  requests   {report.api_requests} API requests, {report.health_probes} probes"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,420 @@
+"""Rolling a service back to a previous deploy.
+
+Selecting the target is pure (``select_target``); planning only reads (``plan_rollback``,
+the whole of ``--dry-run``); writing is ``execute_rollback``. Render's rollback endpoint
+reuses the target's build, so it is fast, but it leaves autodeploy on: the next push would
+bring the bad code back, so we switch it off unless told not to, and say so.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from releaser.errors import ApiError, NotFoundError, UsageError
+from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber
+from releaser.release.inspect import health_url
+from releaser.release.report import RollbackReport
+from releaser.release.watch import HEALTHY, Observer, ServerClock, WatchRules, watch
+from releaser.render.client import DEPLOY_ID, RenderClient, WriteOutcomeUnknown
+from releaser.render.models import Deploy, Service
+
+# Render keeps between 2 and 30 builds depending on the plan; only the floor is certain.
+MIN_BUILD_RETENTION = 2
+COMMIT_PREFIX = re.compile(r"^[0-9a-f]{7,40}$")
+HISTORY_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class RollbackTarget:
+    deploy: Deploy
+    live: Deploy | None
+    warnings: tuple[str, ...] = ()
+
+
+def _newest_first(deploys: Sequence[Deploy]) -> list[Deploy]:
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(deploys, key=lambda d: d.created_at or oldest, reverse=True)
+
+
+def select_target(
+    deploys: Sequence[Deploy], spec: str, *, retention: int = MIN_BUILD_RETENTION
+) -> RollbackTarget:
+    """The deploy ``spec`` names (previous, a deploy id, a commit), checked; raises if unfit.
+
+    ``previous`` is the newest successful (live or deactivated) deploy older than the live
+    one, skipping deploys of the same version as live and deploys that were themselves
+    rolled back away from: going "back" to the release you just escaped is not back.
+    """
+    history = _newest_first(deploys)
+    live = next((d for d in history if d.status == "live"), None)
+    if spec == "previous":
+        target = _previous(history, live)
+    elif DEPLOY_ID.match(spec):
+        target = _by_id(history, spec)
+    elif COMMIT_PREFIX.match(spec.lower()):
+        target = _by_commit(history, spec.lower())
+    else:
+        raise UsageError(
+            f"--to {spec!r} is neither 'previous', a deploy id (dep-…) nor a commit sha",
+            "Pass --to previous, a dep-… id from 'releaser history', or 7+ hex digits of a commit",
+        )
+    if live is not None and target.id == live.id:
+        raise UsageError(
+            f"deploy {target.id} is the live deploy already", "Nothing to roll back to"
+        )
+    if not target.succeeded:
+        raise UsageError(
+            f"deploy {target.id} is {target.status}, it never went live",
+            "Roll back only to a deploy that was live: see 'releaser history'",
+        )
+    return RollbackTarget(target, live, tuple(_warnings(history, target, live, retention)))
+
+
+def _previous(history: list[Deploy], live: Deploy | None) -> Deploy:
+    if live is None:
+        raise NotFoundError(
+            "the service has no live deploy, so there is no 'previous' one",
+            "Name the deploy: --to dep-… (see 'releaser history')",
+        )
+    older = [
+        d for d in history if live.created_at and d.created_at and d.created_at < live.created_at
+    ]
+    rolled_back_from = {
+        older_deploy.id
+        for newer, older_deploy in zip(history, history[1:], strict=False)
+        if newer.is_rollback
+    }
+    for deploy in older:
+        if not deploy.succeeded or deploy.id in rolled_back_from:
+            continue
+        if deploy.version == live.version and deploy.version != "-":
+            continue
+        return deploy
+    raise NotFoundError(
+        f"no successful deploy before the live one ({live.id}) to roll back to",
+        "There is no known-good older version; fix forward with 'releaser deploy'",
+    )
+
+
+def _by_id(history: list[Deploy], deploy_id: str) -> Deploy:
+    for deploy in history:
+        if deploy.id == deploy_id:
+            return deploy
+    raise NotFoundError(
+        f"deploy {deploy_id} is not among the service's last {HISTORY_LIMIT} deploys",
+        "Check the id with 'releaser history SERVICE'",
+    )
+
+
+def _by_commit(history: list[Deploy], prefix: str) -> Deploy:
+    of_commit = [d for d in history if d.commit and (d.commit.id or "").startswith(prefix)]
+    if not of_commit:
+        raise NotFoundError(
+            f"no deploy of commit {prefix} in the service's history",
+            "Check the sha with 'releaser history SERVICE', or deploy it: "
+            "releaser deploy SERVICE --commit SHA",
+        )
+    good = [d for d in of_commit if d.succeeded]
+    return good[0] if good else of_commit[0]
+
+
+def _warnings(
+    history: list[Deploy], target: Deploy, live: Deploy | None, retention: int
+) -> list[str]:
+    warnings = []
+    builds_since = [
+        d
+        for d in history
+        if target.created_at
+        and d.created_at
+        and d.created_at > target.created_at
+        and not d.is_rollback
+    ]
+    if len(builds_since) >= retention:
+        sha = target.commit.id if target.commit and target.commit.id else None
+        fallback = f"releaser deploy SERVICE --commit {sha}" if sha else "deploy that version again"
+        warnings.append(
+            f"{len(builds_since)} builds since {target.id}; Render likely keeps about "
+            f"{retention} on this plan, so its build may be gone; if the rollback is refused, "
+            f"{fallback}"
+        )
+    if live is not None and live.is_rollback:
+        warnings.append(f"the live deploy {live.id} is itself a rollback")
+    return warnings
+
+
+# --- the plan: everything a human should know before a write ------------------------------
+
+
+@dataclass
+class RollbackPlan:
+    service: Service
+    target: Deploy
+    live: Deploy | None
+    disable_autodeploy: bool
+    warnings: list[str] = field(default_factory=list)
+    config_changes: list[Deploy] = field(default_factory=list)  # service_updated since target
+    not_undone: list[str] = field(default_factory=list)
+    undo_command: str | None = None
+    autodeploy_command: str | None = None
+
+
+def service_arg(service: Service) -> str:
+    return shlex.quote(service.name or service.id)
+
+
+def plan_rollback(
+    client: RenderClient, service: Service, spec: str, *, keep_autodeploy: bool = False
+) -> RollbackPlan:
+    """Read the history and decide: no writes, so this is all ``--dry-run`` does."""
+    from releaser.release.gonogo import retention_for
+
+    history = client.list_deploys(service.id, limit=HISTORY_LIMIT)
+    chosen = select_target(history, spec, retention=retention_for(service.plan))
+    target, live = chosen.deploy, chosen.live
+    newer = [
+        d
+        for d in history
+        if target.created_at and d.created_at and d.created_at > target.created_at
+    ]
+    config_changes = [d for d in newer if d.trigger == "service_updated"]
+    autodeploy_on = (service.auto_deploy or "yes") != "no"
+    plan = RollbackPlan(
+        service=service,
+        target=target,
+        live=live,
+        disable_autodeploy=autodeploy_on and not keep_autodeploy,
+        warnings=list(chosen.warnings),
+        config_changes=config_changes,
+        not_undone=not_undone_notes(config_changes),
+        undo_command=(
+            f"releaser rollback {service_arg(service)} --to {live.id}" if live is not None else None
+        ),
+    )
+    if plan.disable_autodeploy:
+        plan.autodeploy_command = enable_autodeploy_command(service)
+    elif autodeploy_on:
+        plan.warnings.append(
+            "autodeploy stays on (--keep-autodeploy): the next push will deploy again"
+        )
+    return plan
+
+
+def not_undone_notes(config_changes: Sequence[Deploy]) -> list[str]:
+    """What a rollback leaves as it is: the code goes back, the world around it does not."""
+    if config_changes:
+        when = ", ".join(
+            f"{d.id} ({d.created_at:%Y-%m-%d %H:%M})" if d.created_at else d.id
+            for d in config_changes
+        )
+        env_note = (
+            f"environment variable changes: {len(config_changes)} config deploy(s) since the "
+            f"target ({when}); Render's API does not say which keys changed, so compare with "
+            "'releaser env' before trusting the old code with the new values"
+        )
+    else:
+        env_note = (
+            "environment variable changes: none seen as config deploys since the target, but "
+            "values changed without a deploy are not visible to releaser"
+        )
+    return [
+        "database migrations: the schema stays as the newer code left it; the old code must "
+        "cope, or restore a snapshot ('releaser db restore') deliberately",
+        env_note,
+        "persistent disks and external state (queues, buckets, caches) keep what was written",
+    ]
+
+
+def enable_autodeploy_command(service: Service) -> str:
+    return (
+        'curl -X PATCH -H "Authorization: Bearer $RENDER_API_KEY" '
+        "-H 'Content-Type: application/json' -d '{\"autoDeploy\": \"yes\"}' "
+        f'"${{RENDER_API_URL:-https://api.render.com/v1}}/services/{service.id}"'
+        " (or Settings > Auto-Deploy in the dashboard)"
+    )
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def disable_autodeploy(client: RenderClient, service: Service) -> None:
+    """PATCH autoDeploy "no"; the PATCH is idempotent, so an unknown outcome is retried once."""
+    try:
+        client.update_service(service.id, {"autoDeploy": "no"})
+    except WriteOutcomeUnknown:
+        if client.get_service(service.id).auto_deploy != "no":
+            client.update_service(service.id, {"autoDeploy": "no"})
+
+
+def start_rollback(
+    client: RenderClient,
+    service_id: str,
+    target_id: str,
+    *,
+    asked_at: datetime,
+    wait: Callable[[float], None],
+    looks: int = 3,
+) -> Deploy:
+    """POST the rollback once; after an unknown outcome, look before ever posting again.
+
+    ``asked_at`` is the server time just before the POST (a rollback deploy created after it
+    is ours); ``wait`` sleeps between looks (a queued deploy may take a moment to be listed).
+    """
+    for attempt in range(2):
+        try:
+            deploy = client.rollback(service_id, target_id)
+        except WriteOutcomeUnknown as exc:
+            found = find_new_deploy(
+                client, service_id, asked_at, lambda d: d.is_rollback, wait=wait, looks=looks
+            )
+            if found is not None:
+                return found
+            if attempt == 1:
+                raise ApiError(
+                    f"could not start the rollback to {target_id}: {exc.message}",
+                    "Nothing was started; run the rollback again or use the dashboard",
+                ) from None
+            continue
+        if deploy is not None:
+            return deploy
+        found = find_new_deploy(
+            client, service_id, asked_at, lambda d: d.is_rollback, wait=wait, looks=looks
+        )
+        if found is not None:
+            return found
+        raise ApiError(
+            "Render accepted the rollback but it does not appear in the deploy list",
+            "Check 'releaser history SERVICE' before trying again",
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def find_new_deploy(
+    client: RenderClient,
+    service_id: str,
+    asked_at: datetime,
+    matches: Callable[[Deploy], bool],
+    *,
+    wait: Callable[[float], None],
+    looks: int = 3,
+    known: frozenset[str] = frozenset(),
+) -> Deploy | None:
+    """The oldest deploy created since ``asked_at`` that ``matches`` and is not ``known``."""
+    # Date headers have 1 s resolution: look a little before, and rely on ``known`` ids.
+    since = asked_at - timedelta(seconds=2)
+    for look in range(looks):
+        candidates = [
+            d
+            for d in client.list_deploys(service_id, created_after=since, limit=20)
+            if d.id not in known and matches(d)
+        ]
+        if candidates:
+            return _newest_first(candidates)[-1]
+        if look + 1 < looks:
+            wait(2.0)
+    return None
+
+
+# --- the manual rollback, end to end ------------------------------------------------------
+
+ROLLBACK_SOAK = 15.0  # server seconds of good health that confirm a rollback worked
+ROLLBACK_TIMEOUT = 600.0  # a rollback reuses a build: ten minutes is already very slow
+
+
+def _autodeploy_words(plan: RollbackPlan, done: bool) -> str:
+    if plan.disable_autodeploy:
+        return "turned off" if done else "will be turned off (the next push would redeploy)"
+    if (plan.service.auto_deploy or "yes") == "no":
+        return "already off"
+    return "kept on (--keep-autodeploy): the next push deploys again"
+
+
+def rollback_report(
+    plan: RollbackPlan, outcome: str = "planned", **fields: object
+) -> RollbackReport:
+    """The report of a plan (dry run) or, with fields filled in, of an executed rollback."""
+    live = plan.live
+    summary = (
+        f"would roll {plan.service.label} back to {plan.target.id} ({plan.target.version})"
+        if outcome == "planned"
+        else str(fields.pop("summary", ""))
+    )
+    report = RollbackReport(
+        service_id=plan.service.id,
+        service_name=plan.service.name,
+        outcome=outcome,
+        exit_code={"planned": 0, "healthy": 0, "started": 0}.get(outcome, 4),
+        summary=summary,
+        target_deploy_id=plan.target.id,
+        target_version=plan.target.version,
+        live_deploy_id=live.id if live else None,
+        live_version=live.version if live else None,
+        autodeploy=_autodeploy_words(plan, outcome != "planned"),
+        autodeploy_command=plan.autodeploy_command,
+        warnings=list(plan.warnings),
+        not_undone=list(plan.not_undone),
+        undo_command=plan.undo_command,
+    )
+    return report.model_copy(update=fields)
+
+
+def execute_rollback(
+    client: RenderClient,
+    plan: RollbackPlan,
+    clock: ServerClock,
+    *,
+    wait: bool = True,
+    health_path: str | None = None,
+    probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
+    progress: Callable[[str], None] = lambda _: None,
+) -> RollbackReport:
+    """Autodeploy off (unless kept), one rollback POST, then wait for live and healthy."""
+    service = plan.service
+    before = client.request_count
+    if plan.disable_autodeploy:
+        disable_autodeploy(client, service)
+        progress(f"autodeploy turned off for {service.label}")
+    asked_at = datetime.fromtimestamp(clock.now(), UTC)
+    deploy = start_rollback(client, service.id, plan.target.id, asked_at=asked_at, wait=clock.sleep)
+    progress(f"rollback {deploy.id} started: back to {plan.target.id} ({plan.target.version})")
+    if not wait:
+        return rollback_report(
+            plan,
+            "started",
+            summary=f"rollback {deploy.id} started (not waiting: --no-wait)",
+            rollback_deploy_id=deploy.id,
+            state_now=f"check with 'releaser status {service_arg(service)}'",
+            api_requests=client.request_count - before,
+        )
+    url = health_url(service, health_path) if service.url else None
+    prober = HealthProber(url, timeout=probe_timeout) if url else None
+    try:
+        owner = client.owner_id if client.owner_id else service.owner_id
+        started = clock.now()
+        window = (deploy.created_at.timestamp() if deploy.created_at else started) - 1.0
+        observer = Observer(client, service.id, owner, deploy.id, window, prober)
+        rules = WatchRules(timeout=ROLLBACK_TIMEOUT, soak=ROLLBACK_SOAK, probing=prober is not None)
+        state = watch(observer, rules, clock, started=started, progress=progress).state
+    finally:
+        if prober is not None:
+            prober.close()
+    healthy = state.verdict == HEALTHY
+    return rollback_report(
+        plan,
+        "healthy" if healthy else "failed",
+        summary=(
+            f"{service.label} is back on {plan.target.version}, live and healthy"
+            if healthy
+            else f"the rollback {deploy.id} did not end healthy: {state.reason}"
+        ),
+        rollback_deploy_id=deploy.id,
+        state_now=f"live: {deploy.id} ({state.last_probe or 'no health URL'})"
+        if healthy
+        else state.reason,
+        api_requests=client.request_count - before,
+        health_probes=prober.count if prober else 0,
+    )

@@ -1,0 +1,707 @@
+"""Watching one deploy until a verdict: status, logs, events and health, on the server's clock.
+
+Two halves:
+
+* ``step(state, observation, rules) -> state`` is a pure function. It folds what was seen
+  (a status, new log lines, a deploy_ended reason, a health probe) into the state and sets
+  a verdict when one is due. Property tests drive it directly.
+* ``watch()`` is the loop that fetches observations at an adaptive pace and feeds ``step``.
+  It never writes: acting on a verdict (cancel, roll back) is the caller's job.
+
+All times are epoch seconds on the API server's clock: Render's log windows are its own, and
+the simulator runs scaled time (a 60 s soak can pass in 3 real seconds).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from releaser.errors import ApiError
+from releaser.release.classify import (
+    TRANSIENT_CAUSES,
+    Diagnosis,
+    Finding,
+    classify_line,
+    diagnose,
+)
+from releaser.release.health import HealthProber, ProbeResult
+from releaser.render.client import RenderClient
+from releaser.render.models import FAILED_STATUSES, Deploy, LogEntry
+
+# --- phases and verdicts ------------------------------------------------------------------
+
+QUEUED, BUILD, PRE_DEPLOY, UPDATE, SOAK = "queued", "build", "pre_deploy", "update", "soak"
+PHASE_ORDER = {QUEUED: 0, BUILD: 1, PRE_DEPLOY: 2, UPDATE: 3, SOAK: 4}
+PHASE_OF_STATUS = {
+    "created": QUEUED,
+    "queued": QUEUED,
+    "build_in_progress": BUILD,
+    "pre_deploy_in_progress": PRE_DEPLOY,
+    "update_in_progress": UPDATE,
+    "live": SOAK,
+}
+
+HEALTHY = "healthy"  # live, soaked, probes passing
+CRASH_LOOP = "crash_loop"  # fatal startup errors repeating while Render still tries
+TURNED_BAD = "turned_bad"  # went live, then failed probes or started crashing
+FAILED = "failed"  # Render marked it failed (build_failed, update_failed, ...)
+CANCELED = "canceled"  # canceled, not by us
+SUPERSEDED = "superseded"  # a newer deploy (autodeploy, a colleague) replaced it
+TIMED_OUT = "timed_out"  # still in progress at --timeout
+
+SAME_CRASH_SECONDS = 1.0  # lines of one cause closer than this belong to the same crash
+
+VERDICTS = (HEALTHY, CRASH_LOOP, TURNED_BAD, FAILED, CANCELED, SUPERSEDED, TIMED_OUT)
+
+
+@dataclass(frozen=True)
+class WatchRules:
+    timeout: float = 1200.0  # seconds from the start until an in-progress deploy is abandoned
+    soak: float = 60.0  # seconds after live during which health and logs must stay good
+    healthy_probes: int = 3  # consecutive 2xx/3xx probes needed to call it healthy
+    unhealthy_probes: int = 3  # consecutive failed probes that mean it turned bad
+    crash_repeats: int = 2  # the same fatal startup error this often = a crash loop
+    probing: bool = True  # False when the service has no URL (a worker): judge by logs
+    extra_patterns: tuple[str, ...] = ()  # releaser.toml startup_error_patterns
+
+    @property
+    def settle(self) -> float:
+        # After the soak, how long flapping probes may take to settle before we call it bad.
+        return max(self.soak, 30.0)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    id: str
+    at: float
+    message: str
+    level: str | None = None
+    type: str | None = None  # "app", "build", ... (Render's log type label)
+    instance: str | None = None
+
+    @classmethod
+    def from_entry(cls, entry: LogEntry) -> LogLine:
+        at = entry.timestamp.timestamp() if entry.timestamp else 0.0
+        return cls(entry.id, at, entry.message, entry.level, entry.type, entry.label("instance"))
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one tick saw. A None field was not fetched this tick."""
+
+    at: float
+    status: str | None = None
+    live_since: float | None = None  # the deploy's finishedAt once live
+    newer_deploy: str | None = None  # a deploy created after ours
+    lines: tuple[LogLine, ...] = ()
+    failure_reason: str | None = None  # from our deploy's deploy_ended event
+    probe: ProbeResult | None = None
+
+
+@dataclass(frozen=True)
+class WatchState:
+    started: float
+    now: float = 0.0
+    status: str | None = None
+    phase: str = QUEUED
+    phases: tuple[tuple[str, float], ...] = ()  # (phase, entered at)
+    live_at: float | None = None
+    findings: tuple[Finding, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)  # crashes per cause, since live
+    last_crash: Mapping[str, float] = field(default_factory=dict)  # when each was last counted
+    seen: frozenset[str] = frozenset()  # log ids already folded in
+    ok_streak: int = 0
+    fail_streak: int = 0
+    probes: int = 0
+    last_probe: str = ""
+    failure_reason: str | None = None
+    newer_deploy: str | None = None
+    verdict: str | None = None
+    reason: str = ""
+    notes: tuple[str, ...] = ()  # what this step found worth telling a human
+
+    @classmethod
+    def begin(cls, started: float) -> WatchState:
+        return cls(started=started, now=started, phases=((QUEUED, started),))
+
+    @property
+    def diagnosis(self) -> Diagnosis | None:
+        return diagnose(self.findings)
+
+    def phase_timings(self) -> list[tuple[str, float]]:
+        """Seconds spent in each phase seen, in order; the last ends now."""
+        timings = []
+        for index, (phase, entered) in enumerate(self.phases):
+            ends = self.phases[index + 1][1] if index + 1 < len(self.phases) else self.now
+            timings.append((phase, max(0.0, ends - entered)))
+        return timings
+
+
+def _signature(finding: Finding) -> str:
+    return f"{finding.cause}:{finding.summary}"
+
+
+def _threshold(cause: str, rules: WatchRules) -> int:
+    return rules.crash_repeats + (1 if cause in TRANSIENT_CAUSES else 0)
+
+
+def crash_looping(state: WatchState, rules: WatchRules) -> bool:
+    for signature, count in state.counts.items():
+        if count >= _threshold(signature.split(":", 1)[0], rules):
+            return True
+    return False
+
+
+def step(state: WatchState, obs: Observation, rules: WatchRules) -> WatchState:
+    """Fold one observation into the state; set ``verdict`` when the evidence is enough."""
+    if state.verdict is not None:
+        return state
+    notes: list[str] = []
+    current = replace(state, now=max(state.now, obs.at), notes=())
+    if obs.status is not None:
+        current = _apply_status(current, obs, notes)
+    if obs.newer_deploy and current.newer_deploy is None:
+        current = replace(current, newer_deploy=obs.newer_deploy)
+    if obs.failure_reason and current.failure_reason != obs.failure_reason:
+        current = replace(current, failure_reason=obs.failure_reason)
+        notes.append(f"Render reports: {obs.failure_reason}")
+    if obs.lines:
+        current = _apply_lines(current, obs.lines, rules, notes)
+    if obs.probe is not None and current.phase == SOAK:
+        current = _apply_probe(current, obs.probe, notes)
+    verdict, reason = _decide(current, rules)
+    return replace(current, verdict=verdict, reason=reason, notes=tuple(notes))
+
+
+def _enter(state: WatchState, phase: str, at: float, notes: list[str]) -> WatchState:
+    if PHASE_ORDER[phase] <= PHASE_ORDER[state.phase]:
+        return state  # phases only move forward; a stale read must not rewind them
+    notes.append(f"phase {phase}")
+    return replace(state, phase=phase, phases=(*state.phases, (phase, at)))
+
+
+def _backdate(state: WatchState, phase: str, at: float) -> WatchState:
+    """Move ``phase``'s start back to ``at`` when a log line shows it began before we polled."""
+    phases = list(state.phases)
+    for index, (name, entered) in enumerate(phases):
+        floor = phases[index - 1][1] if index else state.started
+        if name == phase and floor <= at < entered:
+            phases[index] = (name, at)
+    return replace(state, phases=tuple(phases))
+
+
+def _apply_status(state: WatchState, obs: Observation, notes: list[str]) -> WatchState:
+    status = obs.status
+    current = replace(state, status=status)
+    phase = PHASE_OF_STATUS.get(status or "")
+    if phase is None:
+        return current
+    if phase == SOAK and current.live_at is None:
+        live_at = obs.at
+        if obs.live_since is not None:
+            live_at = min(obs.at, max(state.started, obs.live_since))
+        current = _enter(current, SOAK, live_at, notes)
+        # Judge the live version on what it does once live: startup noise before it passed
+        # Render's own health check does not count against it.
+        return replace(
+            current, live_at=live_at, counts={}, last_crash={}, ok_streak=0, fail_streak=0
+        )
+    return _enter(current, phase, obs.at, notes)
+
+
+def _counts_toward_loop(line: LogLine, state: WatchState) -> bool:
+    if line.type == "build":
+        return False  # a failing build fails on its own; its errors explain, not loop
+    if state.phase == SOAK and state.live_at is not None:
+        return line.at >= state.live_at
+    return line.type == "app" or PHASE_ORDER[state.phase] >= PHASE_ORDER[PRE_DEPLOY]
+
+
+def _apply_lines(
+    state: WatchState, lines: Iterable[LogLine], rules: WatchRules, notes: list[str]
+) -> WatchState:
+    current = state
+    seen = set(state.seen)
+    counts = dict(state.counts)
+    last_crash = dict(state.last_crash)
+    findings = list(state.findings)
+    known_text = {f.line for f in findings}
+    told = 0
+    for line in sorted(lines, key=lambda entry: (entry.at, entry.id)):
+        if line.id in seen:
+            continue  # duplicates (overlapping windows, a retried page) count once
+        seen.add(line.id)
+        if line.type == "app" and current.phase in (QUEUED, BUILD, PRE_DEPLOY, UPDATE):
+            # App output means the new instance is starting even if the status poll lags.
+            current = _enter(current, UPDATE, line.at, notes)
+            current = _backdate(current, UPDATE, line.at)
+        finding = classify_line(line.message, rules.extra_patterns)
+        if finding is None:
+            if (line.level or "").lower() == "error" and told < 5:
+                notes.append(f"log: {line.message.strip()}")
+                told += 1
+            continue
+        findings.append(finding)
+        signature = _signature(finding)
+        if _counts_toward_loop(line, current) and (
+            line.at - last_crash.get(signature, float("-inf")) > SAME_CRASH_SECONDS
+        ):
+            # One crash prints its cause more than once (a traceback quotes the failing
+            # line, then the exception): only a later occurrence is a repeat.
+            counts[signature] = counts.get(signature, 0) + 1
+            last_crash[signature] = line.at
+        if finding.line not in known_text:
+            known_text.add(finding.line)
+            if told < 5:
+                notes.append(f"log: {finding.line}  [{finding.title}]")
+                told += 1
+    return replace(
+        current,
+        seen=frozenset(seen),
+        counts=counts,
+        last_crash=last_crash,
+        findings=tuple(findings),
+    )
+
+
+def _apply_probe(state: WatchState, probe: ProbeResult, notes: list[str]) -> WatchState:
+    if probe.healthy:
+        ok, fail = state.ok_streak + 1, 0
+    else:
+        ok, fail = 0, state.fail_streak + 1
+    was_healthy = state.probes == 0 or state.fail_streak == 0
+    if probe.healthy != was_healthy or state.probes == 0:
+        notes.append(f"health {'ok' if probe.healthy else 'FAILING'}: {probe.detail}")
+    return replace(
+        state, ok_streak=ok, fail_streak=fail, probes=state.probes + 1, last_probe=probe.detail
+    )
+
+
+def _decide(state: WatchState, rules: WatchRules) -> tuple[str | None, str]:
+    status = state.status
+    if state.newer_deploy:
+        return SUPERSEDED, f"a newer deploy {state.newer_deploy} started during the watch"
+    if status in FAILED_STATUSES:
+        return FAILED, f"Render marked the deploy {status}"
+    if status == "canceled":
+        return CANCELED, "the deploy was canceled (not by releaser)"
+    if status == "deactivated":
+        return SUPERSEDED, "the deploy was replaced by a newer one"
+    looping = crash_looping(state, rules)
+    if state.phase == SOAK and state.live_at is not None:
+        if looping:
+            return TURNED_BAD, "fatal errors keep repeating after going live"
+        if rules.probing and state.fail_streak >= rules.unhealthy_probes:
+            return TURNED_BAD, (
+                f"health check failed {state.fail_streak} times in a row ({state.last_probe})"
+            )
+        soaked = state.now - state.live_at
+        if soaked >= rules.soak:
+            if not rules.probing or state.ok_streak >= rules.healthy_probes:
+                return HEALTHY, f"live and healthy for {soaked:.0f}s"
+            if soaked >= rules.soak + rules.settle:
+                return TURNED_BAD, f"health did not settle ({state.last_probe or 'no answer'})"
+        return None, ""
+    if looping:
+        return CRASH_LOOP, "fatal startup errors repeat while Render keeps restarting it"
+    if state.now - state.started >= rules.timeout:
+        return TIMED_OUT, f"still {status or 'pending'} after {rules.timeout:.0f}s"
+    return None, ""
+
+
+# --- pacing ---------------------------------------------------------------------------------
+
+STATUS, LOGS, EVENTS, PROBE = "status", "logs", "events", "probe"
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """Server seconds between fetches of each source; None = not in this phase."""
+
+    status: float
+    logs: float
+    events: float
+    probe: float | None = None
+
+
+# About 20-29 API requests a minute in every phase, so ten releases at once stay under
+# Render's 400 GET/min. Logs are the fast signal (a crash loop shows there first), so they
+# get the budget while the new instance starts; status is the slow, authoritative one.
+CADENCES = {
+    QUEUED: Cadence(status=5, logs=10, events=30),
+    BUILD: Cadence(status=6, logs=6, events=30),
+    PRE_DEPLOY: Cadence(status=6, logs=4, events=30),
+    UPDATE: Cadence(status=9, logs=3, events=30),
+    SOAK: Cadence(status=10, logs=5, events=30, probe=5),
+}
+SUSPECT_LOGS = 2.5  # after a fatal line, look sooner: the repeat decides the crash loop
+REQUESTS_PER_MINUTE = 30
+
+
+def cadence_for(state: WatchState, rules: WatchRules) -> Cadence:
+    base = CADENCES[state.phase]
+    in_phase = state.now - state.phases[-1][1] if state.phases else 0.0
+    # A 10-minute build needs no 6-second polling: slow down while nothing happens.
+    stretch = 1.0 if in_phase < 60 else 1.5 if in_phase < 180 else 2.0
+    logs = base.logs * stretch
+    if state.counts and state.phase != SOAK:
+        logs = min(logs, SUSPECT_LOGS)
+    return Cadence(
+        status=base.status * stretch,
+        logs=logs,
+        events=base.events * stretch,
+        probe=base.probe if rules.probing else None,
+    )
+
+
+class RequestBudget:
+    """At most ``per_minute`` API requests in any 60 server-seconds of the watch."""
+
+    def __init__(self, per_minute: int = REQUESTS_PER_MINUTE) -> None:
+        self.per_minute = per_minute
+        self._spent: deque[tuple[float, int]] = deque()
+
+    def _used(self, now: float) -> int:
+        while self._spent and self._spent[0][0] <= now - 60:
+            self._spent.popleft()
+        return sum(n for _, n in self._spent)
+
+    def allows(self, now: float, cost: int = 1) -> bool:
+        return self._used(now) + cost <= self.per_minute
+
+    def spend(self, now: float, cost: int) -> None:
+        if cost > 0:
+            self._spent.append((now, cost))
+
+    def free_at(self, now: float, cost: int = 1) -> float:
+        """The earliest time ``cost`` more requests fit."""
+        used = self._used(now)
+        for at, n in self._spent:
+            if used + cost <= self.per_minute:
+                break
+            used -= n
+            now = at + 60
+        return now
+
+
+# --- the server's clock ------------------------------------------------------------------
+
+
+NEW_RESPONSE_SECONDS = 0.001  # an offset change smaller than this is two reads, not a response
+
+
+class ServerClock:
+    """The API server's time, extrapolated between responses at the rate it is seen to run.
+
+    ``RenderClient.server_now()`` moves at our speed between responses; against the
+    simulator's scaled time that would make a 60 s soak last a real minute. The rate is
+    learnt from the Date headers (1 s resolution, hence the conservative estimate).
+    """
+
+    UNTRUSTED_MAX_SLEEP = 0.25  # real seconds: wake often until the rate is known
+
+    def __init__(
+        self,
+        read_server: Callable[[], datetime],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._read = read_server
+        self._mono = monotonic
+        self._wall = wall
+        self._sleep = sleep
+        self._offset: float | None = None
+        self._first: tuple[float, float] | None = None
+        self._anchor: tuple[float, float] | None = None
+        self._rate: float | None = None
+        self._last = 0.0
+
+    def _sample(self) -> None:
+        server = self._read().timestamp()
+        offset = server - self._wall()
+        if self._offset is not None and abs(offset - self._offset) < NEW_RESPONSE_SECONDS:
+            return  # no response since the last look: nothing new about the server
+        self._offset = offset
+        self._anchor = (self._mono(), server)
+        if self._first is None:
+            self._first = self._anchor
+            return
+        real = self._anchor[0] - self._first[0]
+        seen = self._anchor[1] - self._first[1]
+        if real >= 1.0 or seen >= 4.0:
+            # Date headers truncate to the second: subtract one to never overestimate.
+            self._rate = max(1.0, (seen - 1.0) / real) if real > 0 else None
+
+    @property
+    def rate(self) -> float | None:
+        """Server seconds per real second, once known."""
+        return self._rate
+
+    def now(self) -> float:
+        self._sample()
+        assert self._anchor is not None
+        mono, server = self._anchor
+        estimate = server + (self._mono() - mono) * (self._rate or 1.0)
+        self._last = max(self._last, estimate)
+        return self._last
+
+    def sleep(self, server_seconds: float) -> None:
+        if server_seconds <= 0:
+            return
+        real = server_seconds / (self._rate or 1.0)
+        if self._rate is None:
+            real = min(real, self.UNTRUSTED_MAX_SLEEP)
+        self._sleep(real)
+
+    def datetime(self, at: float) -> datetime:
+        return datetime.fromtimestamp(at, UTC)
+
+
+# --- fetching observations ----------------------------------------------------------------
+
+LOG_OVERLAP = 10.0  # seconds re-read behind the newest line: late and out-of-order lines
+OLD_INSTANCE_LOOKBACK = 600.0  # seconds before the deploy in which running instances are seen
+MAX_LOG_PAGES = 5  # per tick; the next tick continues from where this one stopped
+
+
+class Observer:
+    """Reads one deploy's status, its log window and its events. Never writes."""
+
+    def __init__(
+        self,
+        client: RenderClient,
+        service_id: str,
+        owner_id: str | None,
+        deploy_id: str,
+        window_start: float,
+        prober: HealthProber | None = None,
+    ) -> None:
+        self.client = client
+        self.service_id = service_id
+        self.owner_id = owner_id
+        self.deploy_id = deploy_id
+        self.window_start = window_start
+        self.prober = prober
+        self._log_cursor = window_start
+        self._seen_logs: set[str] = set()
+        self._old_instances: set[str] | None = None
+        self.deploy: Deploy | None = None
+
+    def status(self) -> tuple[str | None, float | None, str | None]:
+        """(status, live since, a newer deploy's id) from one short list of recent deploys."""
+        recent = self.client.list_deploys(self.service_id, limit=5)
+        ours = next((d for d in recent if d.id == self.deploy_id), None)
+        if ours is None:
+            ours = self.client.get_deploy(self.service_id, self.deploy_id)
+        self.deploy = ours
+        newer = _newer_than(recent, ours)
+        live_since = ours.finished_at.timestamp() if ours.finished_at else None
+        return ours.status, live_since, newer.id if newer else None
+
+    def _learn_old_instances(self, owner_id: str) -> set[str]:
+        """Instances that logged before the deploy began: the version being replaced.
+
+        Logs are per service, not per deploy. Until the new instance takes over, the old one
+        keeps serving and logging; its errors (it may be the bad release a rollback replaces)
+        must not be judged as the new deploy's.
+        """
+        end = datetime.fromtimestamp(self.window_start, UTC)
+        page = self.client.logs_page(
+            owner_id,
+            self.service_id,
+            start_time=end - timedelta(seconds=OLD_INSTANCE_LOOKBACK),
+            end_time=end,
+            direction="backward",
+            log_type=["app"],
+        )
+        return {entry.label("instance") or "" for entry in page.logs} - {""}
+
+    def logs(self, now: float) -> list[LogLine]:
+        if not self.owner_id:
+            return []
+        if self._old_instances is None:
+            self._old_instances = self._learn_old_instances(self.owner_id)
+        start = datetime.fromtimestamp(max(self.window_start, self._log_cursor - LOG_OVERLAP), UTC)
+        end = datetime.fromtimestamp(now, UTC) + timedelta(seconds=2)
+        lines = []
+        for entry in self.client.iter_logs(
+            self.owner_id,
+            self.service_id,
+            start_time=start,
+            end_time=end,
+            direction="forward",
+            max_entries=MAX_LOG_PAGES * 100,
+        ):
+            if entry.id in self._seen_logs:
+                continue
+            self._seen_logs.add(entry.id)
+            line = LogLine.from_entry(entry)
+            self._log_cursor = max(self._log_cursor, line.at)
+            if line.instance and line.instance in self._old_instances:
+                continue
+            lines.append(line)
+        return lines
+
+    def observe(
+        self, sources: Iterable[str], now: float, budget: RequestBudget
+    ) -> tuple[Observation, list[str], ApiError | None]:
+        """Fetch the due sources the budget allows: (observation, fetched, last API problem)."""
+        status: tuple[str | None, float | None, str | None] = (None, None, None)
+        lines: list[LogLine] = []
+        reason: str | None = None
+        probe: ProbeResult | None = None
+        fetched: list[str] = []
+        problem: ApiError | None = None
+        for source in sources:
+            if source == PROBE:
+                if self.prober is not None:
+                    probe = self.prober.probe()
+                    fetched.append(source)
+                continue
+            if not budget.allows(now):
+                continue
+            before = self.client.request_count
+            try:
+                if source == STATUS:
+                    status = self.status()
+                elif source == LOGS:
+                    lines = self.logs(now)
+                elif source == EVENTS:
+                    reason = self.failure_reason()
+                fetched.append(source)
+            except ApiError as exc:
+                # The client already retried; one bad tick is not the end of the watch.
+                problem = exc
+            budget.spend(now, self.client.request_count - before)
+        observation = Observation(
+            at=now,
+            status=status[0],
+            live_since=status[1],
+            newer_deploy=status[2],
+            lines=tuple(lines),
+            failure_reason=reason,
+            probe=probe,
+        )
+        return observation, fetched, problem
+
+    def failure_reason(self) -> str | None:
+        start = datetime.fromtimestamp(self.window_start, UTC)
+        events = self.client.list_events(
+            self.service_id, start_time=start, types=["deploy_ended", "server_failed"], limit=20
+        )
+        for event in events:
+            if event.deploy_id in (self.deploy_id, None) and event.failure_reason:
+                return event.failure_reason
+        return None
+
+
+def _newer_than(recent: list[Deploy], ours: Deploy) -> Deploy | None:
+    """A deploy created after ours (someone else's, or an autodeploy) that is still relevant."""
+    if ours.created_at is None:
+        return None
+    for deploy in recent:
+        if deploy.id == ours.id or deploy.created_at is None:
+            continue
+        if deploy.created_at > ours.created_at and deploy.status != "canceled":
+            return deploy
+    return None
+
+
+@dataclass
+class WatchResult:
+    state: WatchState
+    requests: int  # API requests made while watching
+    elapsed_real: float  # wall seconds (for benchmarks; never asserted in tests)
+    deploy: Deploy | None
+
+
+Progress = Callable[[str], None]
+UNTRUSTED_STATUS_INTERVAL = 0.25  # until the server's pace is known, sample it often
+
+
+def watch(
+    observer: Observer,
+    rules: WatchRules,
+    clock: ServerClock,
+    *,
+    started: float,
+    progress: Progress | None = None,
+    budget: RequestBudget | None = None,
+    max_failed_ticks: int = 3,
+) -> WatchResult:
+    """Observe until ``step`` reaches a verdict. Raises ApiError if Render stays unreachable."""
+    budget = budget or RequestBudget()
+    client = observer.client
+    requests_before = client.request_count
+    real_start = time.monotonic()
+    state = WatchState.begin(started)
+    last: dict[str, float] = {}
+    failed_ticks = 0
+    while True:
+        now = clock.now()
+        intervals = _intervals(cadence_for(state, rules), clock)
+        due = [s for s in _priority(state) if s in intervals and _is_due(s, intervals, last, now)]
+        obs, fetched, problem = observer.observe(due, now, budget)
+        for source in fetched:
+            last[source] = now
+        state = step(state, obs, rules)
+        for note in state.notes:
+            if progress:
+                progress(f"[{_clock_label(state)}] {note}")
+        if state.verdict is not None:
+            requests = client.request_count - requests_before
+            return WatchResult(state, requests, time.monotonic() - real_start, observer.deploy)
+        failed_ticks = failed_ticks + 1 if problem is not None and not fetched else 0
+        if problem is not None and failed_ticks >= max_failed_ticks:
+            raise ApiError(
+                f"lost contact with Render while watching deploy {observer.deploy_id}: "
+                f"{problem.message}",
+                "The deploy may still be in progress; check it with "
+                f"'releaser status {observer.service_id}'",
+            )
+        clock.sleep(_next_wake(intervals, last, clock.now(), budget))
+
+
+def _intervals(cadence: Cadence, clock: ServerClock) -> dict[str, float]:
+    intervals = {STATUS: cadence.status, LOGS: cadence.logs, EVENTS: cadence.events}
+    if cadence.probe is not None:
+        intervals[PROBE] = cadence.probe
+    if clock.rate is None:
+        intervals[STATUS] = UNTRUSTED_STATUS_INTERVAL
+    return intervals
+
+
+def _priority(state: WatchState) -> tuple[str, ...]:
+    # When the budget is tight, logs go first (a crash loop shows there), then the status.
+    if state.phase == QUEUED:
+        return (STATUS, LOGS, EVENTS)
+    return (LOGS, STATUS, PROBE, EVENTS)
+
+
+def _is_due(
+    source: str, intervals: Mapping[str, float], last: Mapping[str, float], now: float
+) -> bool:
+    return source not in last or now - last[source] >= intervals[source]
+
+
+def _next_wake(
+    intervals: Mapping[str, float], last: Mapping[str, float], now: float, budget: RequestBudget
+) -> float:
+    """Server seconds until the next source is due (API sources also wait for the budget)."""
+    free_at = budget.free_at(now)
+    wakes = []
+    for source, interval in intervals.items():
+        due_at = last.get(source, now) + interval
+        wakes.append(due_at if source == PROBE else max(due_at, free_at))
+    return max(0.2, min(wakes) - now)
+
+
+def _clock_label(state: WatchState) -> str:
+    elapsed = int(state.now - state.started)
+    return f"{elapsed // 60:d}:{elapsed % 60:02d} {state.phase}"
