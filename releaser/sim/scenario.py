@@ -424,11 +424,6 @@ def _cross_check(scenario: Scenario) -> tuple[tuple[Any, ...], str] | None:
         if item_id in ids:
             return (kind, index, "id"), f"duplicate id {item_id}"
         ids.add(item_id)
-    names: set[str] = set()
-    for index, service in enumerate(scenario.services):
-        if service.name in names:
-            return ("services", index, "name"), f"duplicate service name {service.name}"
-        names.add(service.name)
     group_names = {group.name for group in scenario.env_groups}
     deploy_ids: set[str] = set()
     for index, service in enumerate(scenario.services):

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -227,6 +228,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle()
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header tells clients the simulated "now", so windows such as
+        # `logs --since 15m` line up with scaled time just as they do with Render's clock.
+        when = self.server.sim.clock.now().timestamp() if timestamp is None else timestamp
+        return formatdate(when, usegmt=True)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: `on_request` is the access log."""
 
@@ -254,8 +261,10 @@ class _Handler(BaseHTTPRequestHandler):
         response = self._respond(sim, path, query, body, record)
         if response is not None:
             record.status = response.status
-            self._send(response)
+        # Record before answering: a client that has its answer must find it recorded.
         sim._record(record)
+        if response is not None:
+            self._send(response)
 
     def _respond(
         self,
