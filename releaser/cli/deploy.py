@@ -85,7 +85,9 @@ def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -
             report.summary, f"A human is needed: {report.undo_command or 'check releaser status'}"
         )
     if report.exit_code == 1:
-        advice = "See the report above" if output != "json" else "See the JSON report"
+        advice = report.advice or (
+            "See the report above" if output != "json" else "See the JSON report"
+        )
         raise NegativeVerdict(report.summary, advice)
 
 

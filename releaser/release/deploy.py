@@ -159,6 +159,7 @@ def plan_report(plan: DeployPlan, outcome: str) -> DeployReport:
         outcome=outcome,
         exit_code=1 if outcome == "dry_run" and plan.refusal else OUTCOME_EXIT[outcome],
         summary=summary,
+        advice=plan.refusal_advice,
         deployed=options.what,
         previous_deploy_id=previous.id if previous else None,
         previous_version=previous.version if previous else None,

@@ -51,6 +51,7 @@ class DeployReport(BaseModel):
     outcome: str
     exit_code: int
     summary: str  # one sentence for the top of the report and the error line
+    advice: str = ""  # what to do next, for the error line
     deployed: str  # what was asked for: "commit 1a2b3c4", "image ...", "the branch head"
     deploy_id: str | None = None
     deploy_version: str | None = None
@@ -93,6 +94,9 @@ def render_text(report: DeployReport) -> str:
     ]
     if report.previous_deploy_id:
         lines.append(f"  previous   {report.previous_deploy_id} ({report.previous_version})")
+    for check in report.checks:
+        if check.status in ("FAIL", "WARN"):
+            lines.append(f"  check      {check.status} {check.name}: {check.detail}")
     if report.cause:
         lines.append(
             f"  cause      {report.cause}"
