@@ -59,27 +59,15 @@ def fetch_logs(
     owner = client.owner_id_for(service)
     levels = [level] if level else None
     end = window.end or client.server_now() + timedelta(seconds=1)
-    if tail is not None:
-        newest = list(
-            client.iter_logs(
-                owner,
-                service.id,
-                start_time=window.start,
-                end_time=end,
-                direction="backward",
-                level=levels,
-                max_entries=tail,
-            )
-        )
-        return sorted(_dedupe(newest), key=_when)
+    # With --tail, read backward from the end so only the newest lines are fetched.
     entries = client.iter_logs(
         owner,
         service.id,
         start_time=window.start,
         end_time=end,
-        direction="forward",
+        direction="forward" if tail is None else "backward",
         level=levels,
-        max_entries=MAX_ENTRIES,
+        max_entries=MAX_ENTRIES if tail is None else tail,
     )
     return sorted(_dedupe(entries), key=_when)
 

@@ -14,26 +14,13 @@ from typing import Any, TypeVar
 
 from releaser.sim import views
 from releaser.sim.logs import LogQuery
+from releaser.sim.scenario import DeployStatus
 from releaser.sim.state import ApiProblem, SimState
 
 T = TypeVar("T")
 JSON = Any
 
-DEPLOY_STATUSES = frozenset(
-    {
-        "created",
-        "queued",
-        "build_in_progress",
-        "update_in_progress",
-        "live",
-        "deactivated",
-        "build_failed",
-        "update_failed",
-        "canceled",
-        "pre_deploy_in_progress",
-        "pre_deploy_failed",
-    }
-)
+DEPLOY_STATUSES: frozenset[str] = frozenset(get_args(DeployStatus))
 
 
 @dataclass
