@@ -37,7 +37,7 @@ def run_deploy(
 
 
 def deploy_posts(sim: SimServer) -> list[Any]:
-    return [r for r in requests_to(sim, "POST", "/deploys")]
+    return requests_to(sim, "POST", "/deploys")
 
 
 def not_rollbacks(sim: SimServer) -> list[Any]:
