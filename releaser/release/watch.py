@@ -528,13 +528,14 @@ class Observer:
         if self._old_instances is None:
             self._old_instances = self._learn_old_instances(self.owner_id)
         start = datetime.fromtimestamp(max(self.window_start, self._log_cursor - LOG_OVERLAP), UTC)
-        end = datetime.fromtimestamp(now, UTC) + timedelta(seconds=2)
         lines = []
+        # No endTime: the server's "now" ends the window, so only its own timestamps (the
+        # deploy's creation, the newest line seen) shape it, never our estimate of its clock.
         for entry in self.client.iter_logs(
             self.owner_id,
             self.service_id,
             start_time=start,
-            end_time=end,
+            end_time=None,
             direction="forward",
             max_entries=MAX_LOG_PAGES * 100,
         ):

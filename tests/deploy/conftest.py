@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from email.utils import formatdate
 from typing import Any
 
 import pytest
@@ -12,21 +11,6 @@ from releaser.render.client import RenderClient, RetryPolicy
 from releaser.sim import SimServer, load_scenario
 
 FAST = 40.0  # simulated seconds per real second: a 90 s build takes ~2 s
-
-
-@pytest.fixture(autouse=True)
-def sim_date_header(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The simulator's Date header must carry its scaled clock (Render's Date is its clock).
-
-    Stopgap until releaser/sim/server.py sends it: http.server stamps wall time, which
-    does not move with the time scale, so windows computed on "server now" would lag.
-    """
-    from releaser.sim import server as sim_server
-
-    def sim_date(self: Any, timestamp: float | None = None) -> str:
-        return formatdate(self.server.sim.clock.now().timestamp(), usegmt=True)
-
-    monkeypatch.setattr(sim_server._Handler, "date_time_string", sim_date)
 
 
 @pytest.fixture
