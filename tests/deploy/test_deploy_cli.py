@@ -193,3 +193,35 @@ def test_bad_durations_are_usage_errors(start_sim: Start, run_cli: Run) -> None:
     assert result.exit_code == 2
     assert "--timeout 'soon' is not a duration" in result.stderr
     assert sim.requests == []
+
+
+def test_commit_and_clear_cache_are_sent_as_render_expects(start_sim: Start, run_cli: Run) -> None:
+    """--commit and --clear-cache become commitId and clearCache "clear" in the one POST."""
+    sim = start_sim("demo")
+    sim.queue_behaviour("web", "succeed", **QUICK)
+    result = deploy(run_cli, "--commit", LIVE_COMMIT, "--clear-cache")
+    assert result.exit_code == 0, result.stderr
+    [post] = requests_to(sim, "POST", "/deploys")
+    assert post.json == {"clearCache": "clear", "commitId": LIVE_COMMIT}
+
+
+def test_deploy_only_redeploys_the_last_build(start_sim: Start, run_cli: Run) -> None:
+    """--deploy-only asks for deployMode deploy_only (no build) and is watched the same way."""
+    sim = start_sim("demo")
+    sim.queue_behaviour("web", "succeed", **QUICK)
+    result = deploy(run_cli, "--deploy-only", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    [post] = requests_to(sim, "POST", "/deploys")
+    assert post.json["deployMode"] == "deploy_only"
+    assert "build" not in [t["phase"] for t in json.loads(result.stdout)["timings"]]
+
+
+def test_a_deploy_still_building_at_the_timeout_is_canceled(start_sim: Start, run_cli: Run) -> None:
+    """--timeout: still in progress when it expires: canceled, exit 1, previous serving."""
+    sim = start_sim("demo")
+    sim.queue_behaviour("web", "succeed", build_seconds=600)
+    result = deploy(run_cli, "--timeout", "40s")
+    assert result.exit_code == 1, result.stderr
+    assert "still build_in_progress after 40s" in result.stdout
+    assert [d.status for d in new_deploys(sim)] == ["canceled"]
+    assert live_of(sim).id == LIVE
