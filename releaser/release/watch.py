@@ -114,6 +114,7 @@ class WatchState:
     counts: Mapping[str, int] = field(default_factory=dict)  # crashes per cause, since live
     last_crash: Mapping[str, float] = field(default_factory=dict)  # when each was last counted
     seen: frozenset[str] = frozenset()  # log ids already folded in
+    shown: frozenset[str] = frozenset()  # line texts already told (a loop repeats them)
     ok_streak: int = 0
     fail_streak: int = 0
     probes: int = 0
@@ -229,7 +230,7 @@ def _apply_lines(
     counts = dict(state.counts)
     last_crash = dict(state.last_crash)
     findings = list(state.findings)
-    known_text = {f.line for f in findings}
+    shown = set(state.shown)
     told = 0
     for line in sorted(lines, key=lambda entry: (entry.at, entry.id)):
         if line.id in seen:
@@ -240,9 +241,11 @@ def _apply_lines(
             current = _enter(current, UPDATE, line.at, notes)
             current = _backdate(current, UPDATE, line.at)
         finding = classify_line(line.message, rules.extra_patterns)
+        text = line.message.strip()
         if finding is None:
-            if (line.level or "").lower() == "error" and told < 5:
-                notes.append(f"log: {line.message.strip()}")
+            if (line.level or "").lower() == "error" and text not in shown and told < 5:
+                shown.add(text)
+                notes.append(f"log: {text}")
                 told += 1
             continue
         findings.append(finding)
@@ -254,14 +257,14 @@ def _apply_lines(
             # line, then the exception): only a later occurrence is a repeat.
             counts[signature] = counts.get(signature, 0) + 1
             last_crash[signature] = line.at
-        if finding.line not in known_text:
-            known_text.add(finding.line)
-            if told < 5:
-                notes.append(f"log: {finding.line}  [{finding.title}]")
-                told += 1
+        if text not in shown and told < 5:
+            shown.add(text)
+            notes.append(f"log: {text}  [{finding.title}]")
+            told += 1
     return replace(
         current,
         seen=frozenset(seen),
+        shown=frozenset(shown),
         counts=counts,
         last_crash=last_crash,
         findings=tuple(findings),

@@ -86,6 +86,19 @@ def test_duplicated_lines_count_once() -> None:
     assert state.verdict is None
 
 
+def test_progress_tells_each_line_text_once() -> None:
+    """A crash loop repeats its traceback; the progress shows it the first time only."""
+    state = WatchState.begin(T0)
+    told: list[str] = []
+    for n in range(1, 4):
+        lines = (
+            LogLine(f"t{n}", T0 + 10 * n, "Traceback (most recent call last):", "error", "app"),
+        )
+        state = step(state, Observation(T0 + 10 * n + 1, lines=lines), WatchRules(crash_repeats=9))
+        told += state.notes
+    assert [n for n in told if n.startswith("log:")] == ["log: Traceback (most recent call last):"]
+
+
 def test_build_errors_explain_but_do_not_loop() -> None:
     """Build output fails the build on its own; it is never a crash loop to cancel."""
     lines = tuple(
