@@ -61,9 +61,13 @@ def serve(
 ) -> None:
     """Serve the simulated Render API until Ctrl-C.
 
-    Prints the environment for releaser on stdout, so that
-    `releaser sim serve > sim.env & sleep 1; . ./sim.env` points releaser at it.
-    The API key printed is the simulator's own throwaway key.
+    Prints the environment for releaser on stdout (RENDER_API_URL, RENDER_API_KEY,
+    RENDER_OWNER_ID). The API key printed is the simulator's own throwaway key.
+
+    \b
+    Example:
+      releaser sim serve --scenario crash-loop --time-scale 10 > sim.env &
+      sleep 1; . ./sim.env; releaser deploy web
     """
     from releaser.errors import UsageError
     from releaser.output import say
@@ -114,10 +118,20 @@ def serve(
 
 @sim.command()
 @click.option(
-    "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json (one document on stdout) for scripts.",
 )
 def scenarios(output: str) -> None:
-    """List the built-in scenarios."""
+    """List the built-in scenarios.
+
+    \b
+    Example:
+      releaser sim scenarios -o json
+    """
     from releaser.output import print_json, table
     from releaser.sim import builtin_scenarios
 
