@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from releaser.cli.common import output_option
+
 if TYPE_CHECKING:
     from releaser.sim.server import RecordedRequest
 
@@ -117,14 +119,7 @@ def serve(
 
 
 @sim.command()
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for people, json (one document on stdout) for scripts.",
-)
+@output_option
 def scenarios(output: str) -> None:
     """List the built-in scenarios.
 
