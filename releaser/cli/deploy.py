@@ -301,13 +301,13 @@ def rollback(
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
-        plan = plan_rollback(client, svc, to, keep_autodeploy=keep_autodeploy)
+        rules = config.rules_for(svc.id, svc.name)
+        plan = plan_rollback(client, svc, to, keep_autodeploy=keep_autodeploy, rules=rules)
         if dry_run:
             _finish_rollback(rollback_report(plan), output)
             return
         live = f" from {plan.live.id}" if plan.live else ""
         _confirm(f"Roll {svc.label} back{live} to {plan.target.id} ({plan.target.version})?", yes)
-        rules = config.rules_for(svc.id, svc.name)
         clock = ServerClock(client.server_now)
         report = execute_rollback(
             client, plan, clock, wait=not no_wait, health_path=rules.health_path, progress=say

@@ -37,22 +37,28 @@ def logs(
       releaser logs web --since 1h --level error
       releaser logs web --deploy dep-d0abc123 --tail 50
     """
+    from releaser.config import load_config
     from releaser.durations import parse_duration
     from releaser.errors import UsageError
-    from releaser.output import format_time, print_json
+    from releaser.output import format_time, print_json, redact
+    from releaser.release.envchange import service_secrets
     from releaser.release.logs import deploy_window, fetch_logs, since_window
 
     if since and deploy_id:
         raise UsageError("--since and --deploy select different windows", "Give one of them")
     since_seconds = parse_duration(since or "15m", "--since")
+    config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
+        secrets = service_secrets(client, svc, config.rules_for(svc.id, svc.name))
         window = (
             deploy_window(client, svc, deploy_id)
             if deploy_id
             else since_window(client, since_seconds)
         )
         entries = fetch_logs(client, svc, window, level=level, tail=tail)
+    for entry in entries:  # an app that logs its settings must not leak them through us
+        entry.message = redact(entry.message, secrets)
     if output == "json":
         print_json([e.model_dump(mode="json") for e in entries])
         return

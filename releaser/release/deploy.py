@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from releaser.config import Config, ServiceRules
 from releaser.errors import ApiError, ReleaserError, UsageError
+from releaser.release.envchange import service_secrets
 from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber, confirm_healthy
 from releaser.release.inspect import health_url, live_deploy
 from releaser.release.report import (
@@ -84,6 +85,7 @@ class DeployPlan:
     previous: Deploy | None  # the live deploy now: the rollback target
     health_url: str | None
     known_ids: frozenset[str]  # deploys that existed before ours: never mistaken for it
+    secrets: list[str] = field(default_factory=list, repr=False)  # redacted from log lines
     checks: list[CheckLine] = field(default_factory=list)
     refusal: str | None = None  # why we must not deploy (NO-GO, a deploy in progress, ...)
     refusal_advice: str = ""
@@ -106,6 +108,7 @@ def plan_deploy(
         previous=live,
         health_url=health_url(service, rules.health_path) if service.url else None,
         known_ids=frozenset(d.id for d in recent),
+        secrets=service_secrets(client, service, rules),
     )
     if not options.skip_checks:
         from releaser.release.gonogo import run_go_no_go
@@ -291,7 +294,9 @@ def execute_deploy(
         deploy = trigger_deploy(client, plan, clock, progress)
         progress(f"deploy {deploy.id} started: {options.what} on {service.label}")
         window = (deploy.created_at.timestamp() if deploy.created_at else started) - 1.0
-        observer = Observer(client, service.id, owner, deploy.id, window, prober)
+        observer = Observer(
+            client, service.id, owner, deploy.id, window, prober, secrets=plan.secrets
+        )
         rules = WatchRules(
             timeout=options.timeout,
             soak=options.soak,
@@ -464,7 +469,9 @@ def _roll_back(
     run.actions.append(f"rolled back to {previous.id} ({previous.version}) as {rollback.id}")
     started = clock.now()
     window = (rollback.created_at.timestamp() if rollback.created_at else started) - 1.0
-    observer = Observer(client, service.id, owner, rollback.id, window, prober)
+    observer = Observer(
+        client, service.id, owner, rollback.id, window, prober, secrets=plan.secrets
+    )
     rules = WatchRules(
         timeout=ROLLBACK_TIMEOUT,
         soak=ROLLBACK_SOAK,

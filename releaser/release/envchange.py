@@ -87,6 +87,32 @@ class ServiceEnv(BaseModel):
         return None
 
 
+def secret_values(env: ServiceEnv, rules: ServiceRules) -> list[str]:
+    """Values that must never be printed: secret keys' values and passwords inside URLs.
+
+    Log lines are the app's own words; an app that logs its settings would otherwise leak
+    them through ``releaser logs`` and the deploy progress.
+    """
+    from urllib.parse import urlsplit
+
+    found = []
+    for key, value in env.effective().items():
+        if rules.is_secret(key):
+            found.append(value)
+        elif "://" in value:
+            try:
+                password = urlsplit(value).password
+            except ValueError:
+                password = None
+            if password:
+                found.append(password)
+    return [v for v in found if v]
+
+
+def service_secrets(client: RenderClient, service: Service, rules: ServiceRules) -> list[str]:
+    return secret_values(read_service_env(client, service), rules)
+
+
 def read_service_env(client: RenderClient, service: Service) -> ServiceEnv:
     own = {v.key: v.value or "" for v in client.list_env_vars(service.id)}
     groups = [

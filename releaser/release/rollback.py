@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from releaser.config import ServiceRules
 from releaser.errors import ApiError, NotFoundError, UsageError
 from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber
 from releaser.release.inspect import health_url
@@ -161,6 +162,7 @@ class RollbackPlan:
     not_undone: list[str] = field(default_factory=list)
     undo_command: str | None = None
     autodeploy_command: str | None = None
+    secrets: list[str] = field(default_factory=list, repr=False)  # redacted from log lines
 
 
 def service_arg(service: Service) -> str:
@@ -168,9 +170,15 @@ def service_arg(service: Service) -> str:
 
 
 def plan_rollback(
-    client: RenderClient, service: Service, spec: str, *, keep_autodeploy: bool = False
+    client: RenderClient,
+    service: Service,
+    spec: str,
+    *,
+    keep_autodeploy: bool = False,
+    rules: ServiceRules | None = None,
 ) -> RollbackPlan:
     """Read the history and decide: no writes, so this is all ``--dry-run`` does."""
+    from releaser.release.envchange import service_secrets
     from releaser.release.gonogo import retention_for
 
     history = client.list_deploys(service.id, limit=HISTORY_LIMIT)
@@ -194,6 +202,7 @@ def plan_rollback(
         undo_command=(
             f"releaser rollback {service_arg(service)} --to {live.id}" if live is not None else None
         ),
+        secrets=service_secrets(client, service, rules or ServiceRules()),
     )
     if plan.disable_autodeploy:
         plan.autodeploy_command = enable_autodeploy_command(service)
@@ -396,7 +405,9 @@ def execute_rollback(
         owner = client.owner_id if client.owner_id else service.owner_id
         started = clock.now()
         window = (deploy.created_at.timestamp() if deploy.created_at else started) - 1.0
-        observer = Observer(client, service.id, owner, deploy.id, window, prober)
+        observer = Observer(
+            client, service.id, owner, deploy.id, window, prober, secrets=plan.secrets
+        )
         rules = WatchRules(timeout=ROLLBACK_TIMEOUT, soak=ROLLBACK_SOAK, probing=prober is not None)
         state = watch(observer, rules, clock, started=started, progress=progress).state
     finally:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from releaser.errors import ApiError
+from releaser.output import redact
 from releaser.release.classify import (
     TRANSIENT_CAUSES,
     Diagnosis,
@@ -484,8 +485,10 @@ class Observer:
         deploy_id: str,
         window_start: float,
         prober: HealthProber | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self.client = client
+        self.secrets = tuple(secrets)
         self.service_id = service_id
         self.owner_id = owner_id
         self.deploy_id = deploy_id
@@ -545,6 +548,7 @@ class Observer:
             if entry.id in self._seen_logs:
                 continue
             self._seen_logs.add(entry.id)
+            entry.message = redact(entry.message, self.secrets)
             line = LogLine.from_entry(entry)
             self._log_cursor = max(self._log_cursor, line.at)
             if line.instance and line.instance in self._old_instances:
