@@ -14,8 +14,6 @@ from typing import Any
 
 import click
 
-OUTPUT_FORMATS = ("table", "json")
-
 
 def fingerprint(value: str) -> str:
     """A short, non-reversible tag so two masked values can be compared by eye."""

@@ -28,11 +28,8 @@ from releaser.render.models import (
     Event,
     LogEntry,
     LogPage,
-    Owner,
     Postgres,
     PostgresConnectionInfo,
-    PostgresExport,
-    RecoveryInfo,
     Service,
 )
 
@@ -307,9 +304,6 @@ class RenderClient:
 
     # --- owners and services ---------------------------------------------------------
 
-    def list_owners(self) -> list[Owner]:
-        return list(self._paginate("/owners", "owner", Owner))
-
     def list_services(self, name: str | None = None) -> list[Service]:
         params = {"name": name} if name else None
         return list(self._paginate("/services", "service", Service, params))
@@ -341,9 +335,6 @@ class RenderClient:
             "PATCH", f"/services/{service_id}", json=changes, what=f"service {service_id}"
         )
         return self._model(Service, response.json(), "PATCH /services/{id}")
-
-    def restart_service(self, service_id: str) -> None:
-        self.request("POST", f"/services/{service_id}/restart", what=f"service {service_id}")
 
     def owner_id_for(self, service: Service) -> str:
         owner = self.owner_id or service.owner_id
@@ -564,19 +555,3 @@ class RenderClient:
             f"/postgres/{postgres_id}/connection-info", what=f"postgres {postgres_id}"
         )
         return self._model(PostgresConnectionInfo, data, "GET connection-info")
-
-    def list_postgres_exports(self, postgres_id: str) -> list[PostgresExport]:
-        data = self._get_json(f"/postgres/{postgres_id}/export", what=f"postgres {postgres_id}")
-        items = data if isinstance(data, list) else []
-        return [self._model(PostgresExport, i, "GET export") for i in items]
-
-    def create_postgres_export(self, postgres_id: str) -> None:
-        self.request("POST", f"/postgres/{postgres_id}/export", what=f"postgres {postgres_id}")
-
-    def postgres_recovery_info(self, postgres_id: str) -> RecoveryInfo:
-        data = self._get_json(f"/postgres/{postgres_id}/recovery", what=f"postgres {postgres_id}")
-        return self._model(RecoveryInfo, data, "GET recovery")
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

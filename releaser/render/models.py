@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 IN_PROGRESS_STATUSES = frozenset(
@@ -256,16 +256,3 @@ class PostgresConnectionInfo(RenderModel):
     internal_connection_string: str | None = None
     external_connection_string: str | None = None
     psql_command: str | None = None
-
-
-class PostgresExport(RenderModel):
-    id: str
-    created_at: datetime | None = None
-    url: str | None = None
-
-
-class RecoveryInfo(RenderModel):
-    recovery_status: str | None = None
-    starts_at: datetime | None = Field(
-        default=None, validation_alias=AliasChoices("startsAt", "starts_at")
-    )
