@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from pydantic import BaseModel
 
 from releaser.render.client import RenderClient
-from releaser.render.models import IN_PROGRESS_STATUSES, Deploy, Service
+from releaser.render.models import FAILED_STATUSES, IN_PROGRESS_STATUSES, Deploy, Service
 
 
 class ServiceRow(BaseModel):
@@ -29,7 +30,13 @@ class ServiceStatus(BaseModel):
     live_since: datetime | None
 
 
-def live_deploy(client: RenderClient, service_id: str) -> Deploy | None:
+def live_deploy(
+    client: RenderClient, service_id: str, recent: Iterable[Deploy] = ()
+) -> Deploy | None:
+    """The live deploy: found in ``recent`` (deploys already fetched) or else asked for."""
+    live = next((d for d in recent if d.status == "live"), None)
+    if live is not None:
+        return live
     deploys = client.list_deploys(service_id, statuses=["live"], limit=1)
     return deploys[0] if deploys else None
 
@@ -61,14 +68,11 @@ def health_url(service: Service, health_path: str | None = None) -> str | None:
 def service_status(client: RenderClient, service: Service) -> ServiceStatus:
     # One page of recent deploys answers both questions (live and in progress).
     recent = client.list_deploys(service.id, limit=20)
-    live = next((d for d in recent if d.status == "live"), None)
-    if live is None:
-        live = live_deploy(client, service.id)
-    in_progress = [d for d in recent if d.status in IN_PROGRESS_STATUSES]
+    live = live_deploy(client, service.id, recent)
     return ServiceStatus(
         service=service,
         live_deploy=live,
-        in_progress=in_progress,
+        in_progress=[d for d in recent if d.in_progress],
         health_url=health_url(service),
         auto_deploy=service.auto_deploy,
         suspended=service.is_suspended,
@@ -77,18 +81,13 @@ def service_status(client: RenderClient, service: Service) -> ServiceStatus:
 
 
 STATUS_MARKS = {
-    "live": "✓ live",
-    "deactivated": "· deactivated",
-    "build_failed": "✗ build_failed",
-    "update_failed": "✗ update_failed",
-    "pre_deploy_failed": "✗ pre_deploy_failed",
-    "canceled": "⊘ canceled",
+    "live": "✓",
+    "deactivated": "·",
+    "canceled": "⊘",
+    **dict.fromkeys(FAILED_STATUSES, "✗"),
+    **dict.fromkeys(IN_PROGRESS_STATUSES, "…"),
 }
 
 
 def status_mark(status: str | None) -> str:
-    if status in STATUS_MARKS:
-        return STATUS_MARKS[status]
-    if status in IN_PROGRESS_STATUSES:
-        return f"… {status}"
-    return f"? {status or 'unknown'}"
+    return f"{STATUS_MARKS.get(status or '', '?')} {status or 'unknown'}"
