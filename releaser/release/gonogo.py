@@ -18,9 +18,11 @@ from pydantic import BaseModel
 from releaser.config import Config, DatabaseConfig, ServiceRules
 from releaser.errors import ReleaserError
 from releaser.output import format_duration, mask
-from releaser.release.envchange import ServiceEnv, read_service_env
+from releaser.release import gitstate
+from releaser.release.envchange import ServiceEnv, diff_plan, read_service_env
 from releaser.release.envfile import EnvFile, read_env_file
 from releaser.release.gitstate import GitState
+from releaser.release.values import check_json, check_secret, check_typed
 from releaser.render.client import RenderClient
 from releaser.render.models import Deploy, Service
 
@@ -46,7 +48,7 @@ _SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 
 class CheckResult(BaseModel):
     name: str
-    status: Literal["PASS", "WARN", "FAIL", "SKIP"]
+    status: Status
     detail: str
 
 
@@ -236,8 +238,6 @@ def check_required(rules: ServiceRules, env: ServiceEnv) -> CheckResult:
 
 
 def check_secrets(rules: ServiceRules, effective: Mapping[str, str]) -> CheckResult:
-    from releaser.release.values import check_secret
-
     name = "secrets"
     keys = sorted(k for k in effective if rules.is_secret(k))
     if not keys:
@@ -265,8 +265,6 @@ def check_secrets(rules: ServiceRules, effective: Mapping[str, str]) -> CheckRes
 
 
 def check_types(rules: ServiceRules, effective: Mapping[str, str]) -> CheckResult:
-    from releaser.release.values import check_json, check_typed
-
     name = "typed values"
     checked = 0
     problems = []
@@ -278,10 +276,11 @@ def check_types(rules: ServiceRules, effective: Mapping[str, str]) -> CheckResul
             # No declared type, but it is meant to be JSON and it is not: the classic
             # CORS_ORIGINS=[https://a.example] that crashes a List[str] setting at boot.
             text = value.strip()
-            if text[:1] in ("[", "{") and check_json(text):
+            problem = check_json(text) if text[:1] in ("[", "{") else None
+            if problem:
                 if (text[0], text[-1]) in (("[", "]"), ("{", "}")):
                     # Bracketed end to end: meant as JSON, and the app will choke on it.
-                    problems.append(f"{key} looks like JSON but is not: {check_json(text)}")
+                    problems.append(f"{key} looks like JSON but is not: {problem}")
                 else:
                     doubtful.append(f"{key} starts like JSON but does not parse")
             continue
@@ -302,40 +301,23 @@ def check_types(rules: ServiceRules, effective: Mapping[str, str]) -> CheckResul
     return _result(name, "PASS", f"{checked} typed {plural} as declared")
 
 
-class EnvDrift(BaseModel):
-    """A local .env file against what the service sees; keys only, masked values."""
-
-    missing_on_render: list[str]
-    only_on_render: list[str]
-    differ: list[str]
-    same: list[str]
-
-
-def env_drift(file_values: Mapping[str, str], effective: Mapping[str, str]) -> EnvDrift:
-    return EnvDrift(
-        missing_on_render=sorted(k for k in file_values if k not in effective),
-        only_on_render=sorted(k for k in effective if k not in file_values),
-        differ=sorted(k for k in file_values if k in effective and effective[k] != file_values[k]),
-        same=sorted(k for k in file_values if k in effective and effective[k] == file_values[k]),
-    )
-
-
 def check_env_file(env_file: EnvFile | None, effective: Mapping[str, str]) -> list[CheckResult]:
     if env_file is None:
         return [_result("env file drift", "SKIP", "no --env-file given")]
-    drift = env_drift(env_file.values(), effective)
+    # The file is the target and Render the current state: "added" is missing on Render.
+    drift = diff_plan(effective, env_file.values())
     problems = []
     status: Status = "PASS"
-    if drift.missing_on_render:
+    if drift.added:
         status = "FAIL"
-        problems.append(f"missing on Render: {_keys(drift.missing_on_render)}")
-    if drift.differ:
+        problems.append(f"missing on Render: {_keys(drift.added)}")
+    if drift.changed:
         status = "WARN" if status == "PASS" else status
-        problems.append(f"values differ: {_keys(drift.differ)}")
-    if drift.only_on_render:
+        problems.append(f"values differ: {_keys(drift.changed)}")
+    if drift.removed:
         status = "WARN" if status == "PASS" else status
-        problems.append(f"only on Render: {_keys(drift.only_on_render)}")
-    detail = "; ".join(problems) or f"{len(drift.same)} keys match {env_file.path}"
+        problems.append(f"only on Render: {_keys(drift.removed)}")
+    detail = "; ".join(problems) or f"{drift.unchanged} keys match {env_file.path}"
     if problems:
         detail += f" (compare with 'releaser env diff SERVICE --env-file {env_file.path}')"
     results = [_result("env file drift", status, detail)]
@@ -434,8 +416,6 @@ def check_git(
 
 
 def inspect_git(cwd: Path, service: Service, commit: str | None) -> CheckResult:
-    from releaser.release import gitstate
-
     state = gitstate.read_state(cwd)
     if state is None:
         return check_git(None, commit)
@@ -469,10 +449,8 @@ def check_database_backup(
         return _result(
             name, "WARN", f"database {rules.database!r} has no snapshot store configured"
         )
-    try:
-        from releaser.db.evidence import latest_verified
-    except ImportError as exc:
-        return _result(name, "SKIP", f"the snapshot store reader is not available ({exc.name})")
+    from releaser.db.evidence import latest_verified  # boto3: only when a store is set
+
     bad: Status = "FAIL" if (database.production or rules.production) else "WARN"
     try:
         found = latest_verified(
