@@ -24,7 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from releaser.errors import ConfigError
+from releaser import durations
+from releaser.errors import ConfigError, UsageError
 
 ServiceType = Literal[
     "web_service", "background_worker", "private_service", "static_site", "cron_job"
@@ -81,10 +82,6 @@ PostgresStatus = Literal[
     "recovery_in_progress", "unknown", "updating_instance",
 ]  # fmt: skip
 
-_OFFSET = re.compile(
-    r"^(?P<sign>[-+]?)(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$"
-)
-
 
 def parse_duration(value: str | float | int) -> float:
     """Seconds from 90, "90s", "5m", "1h30m", "2d"; negative with a leading "-"."""
@@ -93,20 +90,13 @@ def parse_duration(value: str | float | int) -> float:
     text = value.strip()
     if text == "now":
         return 0.0
+    sign = -1.0 if text.startswith("-") else 1.0
     try:
-        return float(text)  # "90": seconds
-    except ValueError:
-        pass
-    match = _OFFSET.match(text)
-    if not match or not any(match.group(k) for k in "dhms"):
-        raise ValueError(f'not a duration: {value!r} (use e.g. 90, "90s", "5m", "-3d", "-2h30m")')
-    seconds = (
-        int(match["d"] or 0) * 86400
-        + int(match["h"] or 0) * 3600
-        + int(match["m"] or 0) * 60
-        + int(match["s"] or 0)
-    )
-    return -float(seconds) if match["sign"] == "-" else float(seconds)
+        return sign * durations.parse_duration(text[1:] if text[:1] in "+-" else text)
+    except UsageError:
+        raise ValueError(
+            f'not a duration: {value!r} (use e.g. 90, "90s", "5m", "-3d", "-2h30m")'
+        ) from None
 
 
 class _Model(BaseModel):
