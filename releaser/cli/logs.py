@@ -40,7 +40,7 @@ def logs(
     from releaser.config import load_config
     from releaser.durations import parse_duration
     from releaser.errors import UsageError
-    from releaser.output import format_time, print_json, redact
+    from releaser.output import format_time, print_json
     from releaser.release.envchange import service_secrets
     from releaser.release.logs import deploy_window, fetch_logs, since_window
 
@@ -56,9 +56,7 @@ def logs(
             if deploy_id
             else since_window(client, since_seconds)
         )
-        entries = fetch_logs(client, svc, window, level=level, tail=tail)
-    for entry in entries:  # an app that logs its settings must not leak them through us
-        entry.message = redact(entry.message, secrets)
+        entries = fetch_logs(client, svc, window, level=level, tail=tail, secrets=secrets)
     if output == "json":
         print_json([e.model_dump(mode="json") for e in entries])
         return

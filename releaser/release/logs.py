@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
 from releaser.errors import NotFoundError
+from releaser.output import redact
 from releaser.render.client import RenderClient
-from releaser.render.models import Deploy, LogEntry, Service
+from releaser.render.models import LogEntry, Service
 
 MAX_ENTRIES = 5000  # a CLI page; more than this belongs in a log drain, not a terminal
 
@@ -26,20 +27,18 @@ def deploy_window(client: RenderClient, service: Service, deploy_id: str) -> Log
     Render's /logs has no deploy filter, so the window is the only way to attribute lines.
     """
     deploys = client.list_deploys(service.id, limit=100)
-    for index, deploy in enumerate(deploys):
-        if deploy.id == deploy_id:
-            newer: Deploy | None = deploys[index - 1] if index > 0 else None
-            start = deploy.created_at or deploy.started_at
-            if start is None:
-                break
-            end = newer.created_at if newer and newer.created_at else None
-            return LogWindow(start=start, end=end, deploy_id=deploy_id)
-    # Older than the last 100 deploys (or unknown): ask for it directly for a clear 404.
-    deploy = client.get_deploy(service.id, deploy_id)
+    index = next((i for i, d in enumerate(deploys) if d.id == deploy_id), None)
+    if index is None:
+        # Older than the last 100 deploys (or unknown): ask for it directly for a clear 404.
+        deploy = client.get_deploy(service.id, deploy_id)
+        end = deploy.finished_at
+    else:
+        deploy = deploys[index]
+        end = deploys[index - 1].created_at if index > 0 else None
     start = deploy.created_at or deploy.started_at
     if start is None:
         raise NotFoundError(f"deploy {deploy_id} has no start time", "Use --since instead")
-    return LogWindow(start=start, end=deploy.finished_at, deploy_id=deploy_id)
+    return LogWindow(start=start, end=end, deploy_id=deploy_id)
 
 
 def since_window(client: RenderClient, since_seconds: float) -> LogWindow:
@@ -54,8 +53,13 @@ def fetch_logs(
     *,
     level: str | None = None,
     tail: int | None = None,
+    secrets: Sequence[str] = (),
 ) -> list[LogEntry]:
-    """Log entries oldest first; with ``tail``, only the newest ``tail`` of them."""
+    """Log entries oldest first; with ``tail``, only the newest ``tail`` of them.
+
+    ``secrets`` are masked in every message: an app that logs its settings must not leak
+    them through us.
+    """
     owner = client.owner_id_for(service)
     levels = [level] if level else None
     end = window.end or client.server_now() + timedelta(seconds=1)
@@ -69,7 +73,10 @@ def fetch_logs(
         level=levels,
         max_entries=MAX_ENTRIES if tail is None else tail,
     )
-    return sorted(_dedupe(entries), key=_when)
+    unique = sorted(_dedupe(entries), key=_when)
+    for entry in unique:
+        entry.message = redact(entry.message, secrets)
+    return unique
 
 
 def _dedupe(entries: Iterable[LogEntry]) -> list[LogEntry]:
