@@ -26,6 +26,7 @@ from pydantic import (
 
 from releaser import durations
 from releaser.errors import ConfigError, UsageError
+from releaser.render.models import TERMINAL_STATUSES
 
 ServiceType = Literal[
     "web_service", "background_worker", "private_service", "static_site", "cron_job"
@@ -44,9 +45,6 @@ DeployStatus = Literal[
     "pre_deploy_in_progress",
     "pre_deploy_failed",
 ]
-FINISHED_STATUSES = frozenset(
-    {"live", "deactivated", "build_failed", "update_failed", "canceled", "pre_deploy_failed"}
-)
 Trigger = Literal[
     "api",
     "blueprint_sync",
@@ -164,9 +162,9 @@ class HistoryDeploy(_Model):
     @field_validator("status")
     @classmethod
     def _finished_only(cls, value: str) -> str:
-        if value not in FINISHED_STATUSES:
+        if value not in TERMINAL_STATUSES:
             raise ValueError(
-                f"history deploys must be finished ({', '.join(sorted(FINISHED_STATUSES))}); "
+                f"history deploys must be finished ({', '.join(sorted(TERMINAL_STATUSES))}); "
                 "use next_deploys and a deploy for one in progress"
             )
         return value

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, get_args
 from urllib.parse import unquote, urlsplit
 
+from releaser.render.models import IN_PROGRESS_STATUSES, TERMINAL_STATUSES
 from releaser.sim.behaviours import (
     DeployFacts,
     Details,
@@ -30,7 +31,6 @@ from releaser.sim.behaviours import (
 from releaser.sim.clock import Clock
 from releaser.sim.logs import LogStore
 from releaser.sim.scenario import (
-    FINISHED_STATUSES,
     Behaviour,
     HistoryDeploy,
     Owner,
@@ -42,9 +42,6 @@ from releaser.sim.scenario import (
 )
 
 _ALPHABET = string.ascii_lowercase + string.digits
-IN_PROGRESS = frozenset(
-    {"created", "queued", "build_in_progress", "update_in_progress", "pre_deploy_in_progress"}
-)
 # How far back point-in-time recovery reaches, and how close to now it may not go.
 PITR_WINDOW = timedelta(days=7)
 PITR_MIN_AGE = timedelta(minutes=10)
@@ -103,7 +100,7 @@ class DeployState:
 
     @property
     def in_progress(self) -> bool:
-        return self.status in IN_PROGRESS
+        return self.status in IN_PROGRESS_STATUSES
 
 
 @dataclass
@@ -266,7 +263,7 @@ class SimState:
                 deploy.started_at = step.at
             deploy.status = step.status
             deploy.updated_at = step.at
-            if step.status in FINISHED_STATUSES:
+            if step.status in TERMINAL_STATUSES:
                 deploy.finished_at = step.at
         for kind, details in step.events:
             self._event(service, kind, step.at, details)
