@@ -68,19 +68,18 @@ def env_list(service: str, output: str) -> None:
         svc = client.resolve_service(service)
         service_env = read_service_env(client, svc)
     rules = config.rules_for(svc.id, svc.name)
-    secrets = [v for k, v in service_env.effective().items() if rules.is_secret(k)]
-    secrets += [r.value for r in service_env.rows() if rules.is_secret(r.key)]
-    rows = []
-    for row in service_env.rows():
-        rows.append(
-            {
-                "key": row.key,
-                "source": row.source,
-                "overridden": row.overridden,
-                "secret": rules.is_secret(row.key),
-                "value": shown_value(row.key, row.value, rules, secrets),
-            }
-        )
+    env_rows = service_env.rows()  # every value, overridden group ones too
+    secrets = [r.value for r in env_rows if rules.is_secret(r.key)]
+    rows = [
+        {
+            "key": row.key,
+            "source": row.source,
+            "overridden": row.overridden,
+            "secret": rules.is_secret(row.key),
+            "value": shown_value(row.key, row.value, rules, secrets),
+        }
+        for row in env_rows
+    ]
     if output == "json":
         print_json(rows)
         return
@@ -221,7 +220,15 @@ def env_set(
                 f"refusing to write: {'; '.join(prepared.problems)}",
                 "Fix the values, or pass --force to write them anyway; nothing was written",
             )
-        _apply(client, prepared, dry_run=dry_run, yes=yes, deploy=deploy, backup_dir=backup_dir)
+        _apply(
+            client,
+            prepared,
+            dry_run=dry_run,
+            yes=yes,
+            deploy=deploy,
+            backup_dir=backup_dir,
+            output=output,
+        )
 
 
 @env.command("restore")
@@ -257,7 +264,15 @@ def env_restore(
         svc = client.resolve_service(service)
         prepared = prepare_restore(svc, read_service_env(client, svc), backup)
         _show_plan(prepared, output)
-        _apply(client, prepared, dry_run=dry_run, yes=yes, deploy=deploy, backup_dir=backup_dir)
+        _apply(
+            client,
+            prepared,
+            dry_run=dry_run,
+            yes=yes,
+            deploy=deploy,
+            backup_dir=backup_dir,
+            output=output,
+        )
 
 
 # --- shared by set and restore -------------------------------------------------------------
@@ -320,11 +335,10 @@ def _apply(
     yes: bool,
     deploy: bool,
     backup_dir: Path | None,
+    output: str,
 ) -> None:
     from releaser.release.envchange import DEFAULT_BACKUP_DIR, apply_change
 
-    ctx = click.get_current_context()
-    output = ctx.params.get("output", "table")
     if prepared.plan.empty:
         click.echo("Nothing to change.", err=True)
     elif dry_run:
