@@ -449,7 +449,7 @@ def check_database_backup(
         return _result(
             name, "WARN", f"database {rules.database!r} has no snapshot store configured"
         )
-    from releaser.db.evidence import latest_verified  # boto3: only when a store is set
+    from releaser.db.evidence import latest_verified  # the db package: only with a store
 
     bad: Status = "FAIL" if (database.production or rules.production) else "WARN"
     try:
