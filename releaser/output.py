@@ -67,6 +67,12 @@ def table(
     return tabulate(body, headers=list(headers), tablefmt="simple", disable_numparse=True)
 
 
+def pairs(rows: Sequence[tuple[str, object]]) -> str:
+    """One thing's details as ``key  value`` lines, keys aligned; None shows as ``-``."""
+    width = max((len(key) for key, _ in rows), default=0)
+    return "\n".join(f"{key:<{width}}  {'-' if value is None else value}" for key, value in rows)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"

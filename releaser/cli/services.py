@@ -52,7 +52,7 @@ def status(service: str, output: str) -> None:
     Example:
       releaser status web
     """
-    from releaser.output import format_time, print_json
+    from releaser.output import format_time, pairs, print_json
     from releaser.release.inspect import service_status
 
     with render_client() as client:
@@ -74,9 +74,7 @@ def status(service: str, output: str) -> None:
         ("suspended", "yes" if result.suspended else "no"),
         ("health URL", result.health_url or "-"),
     ]
-    width = max(len(k) for k, _ in lines)
-    for key, value in lines:
-        click.echo(f"{key:<{width}}  {value}")
+    click.echo(pairs(lines))
 
 
 @click.command()
