@@ -6,6 +6,7 @@ simulator omits the field instead: omission is valid for the spec and for any to
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,14 +22,8 @@ from releaser.sim.state import (
 
 JSON = dict[str, Any]
 
+# The short type names in env group service links and in dashboard URLs.
 _SHORT_TYPE = {
-    "static_site": "static",
-    "web_service": "web",
-    "private_service": "pserv",
-    "background_worker": "worker",
-    "cron_job": "cron",
-}
-_DASHBOARD_KIND = {
     "static_site": "static",
     "web_service": "web",
     "private_service": "pserv",
@@ -64,7 +59,7 @@ def service(state: SimState, svc: ServiceState, base: str) -> JSON:
         "autoDeploy": config.auto_deploy,
         "branch": config.branch,
         "createdAt": iso(svc.created_at),
-        "dashboardUrl": f"https://dashboard.render.com/{_DASHBOARD_KIND[config.type]}/{svc.id}",
+        "dashboardUrl": f"https://dashboard.render.com/{_SHORT_TYPE[config.type]}/{svc.id}",
         "name": config.name,
         "notifyOnFail": "default",
         "ownerId": state.owner.id,
@@ -154,8 +149,6 @@ def deploy(d: DeployState) -> JSON:
 
 
 def _sha(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()
 
 
