@@ -30,8 +30,7 @@ class EnvEntry(BaseModel):
     key: str
     value: str
     line: int
-    shell_unsafe: bool = False
-    shell_reason: str | None = None
+    shell_reason: str | None = None  # why 'source .env' would mangle it; None: safe
 
 
 class EnvFile(BaseModel):
@@ -44,7 +43,7 @@ class EnvFile(BaseModel):
 
     @property
     def shell_unsafe(self) -> list[EnvEntry]:
-        return [e for e in self.entries if e.shell_unsafe]
+        return [e for e in self.entries if e.shell_reason]
 
 
 def _raw_value(original: str, key: str) -> str:
@@ -106,14 +105,12 @@ def parse_env_text(text: str, path: Path) -> EnvFile:
                 f"{path}:{line}: {binding.key} has no '='",
                 "Write KEY=value (KEY= for an empty value)",
             )
-        problem = shell_problem(_raw_value(original, binding.key))
         entries.append(
             EnvEntry(
                 key=binding.key,
                 value=binding.value,
                 line=line,
-                shell_unsafe=problem is not None,
-                shell_reason=problem,
+                shell_reason=shell_problem(_raw_value(original, binding.key)),
             )
         )
     return EnvFile(path=path, entries=entries)
