@@ -20,7 +20,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from releaser import __version__
-from releaser.errors import ApiError, EnvironmentProblem, NotFoundError, UsageError
+from releaser.errors import EXIT_USAGE, ApiError, EnvironmentProblem, NotFoundError, UsageError
 from releaser.render.models import (
     Deploy,
     EnvGroup,
@@ -44,6 +44,19 @@ M = TypeVar("M", bound=BaseModel)
 
 class WriteOutcomeUnknown(ApiError):
     """A write timed out or got a 5xx: it may have happened. Look before retrying."""
+
+    def __init__(self, problem: str, status: int | None = None) -> None:
+        super().__init__(
+            f"{problem}; the request may or may not have been applied",
+            "Check the current state before trying again",
+            status=status,
+        )
+
+
+class RequestRejected(ApiError):
+    """Render refused our input (a 4xx other than auth or 404): exit 2, not 3."""
+
+    exit_code = EXIT_USAGE
 
 
 class RetryPolicy(BaseModel):
@@ -192,10 +205,7 @@ class RenderClient:
             except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
                 last_problem = f"{method} {path}: {exc.__class__.__name__}"
                 if not is_read:
-                    raise WriteOutcomeUnknown(
-                        f"{last_problem}; the request may or may not have been applied",
-                        "Check the current state before trying again",
-                    ) from None
+                    raise WriteOutcomeUnknown(last_problem) from None
                 wait = self._backoff(attempt)
             else:
                 self._learn_clock(response)
@@ -215,11 +225,7 @@ class RenderClient:
                 elif status >= 500:
                     last_problem = f"Render answered {status} on {method} {path}"
                     if not is_read:
-                        raise WriteOutcomeUnknown(
-                            f"{last_problem}; the request may or may not have been applied",
-                            "Check the current state before trying again",
-                            status=status,
-                        )
+                        raise WriteOutcomeUnknown(last_problem, status=status)
                     wait = self._backoff(attempt)
                 else:
                     raise self._client_error(response, method, path, what)
@@ -235,9 +241,10 @@ class RenderClient:
     ) -> ApiError | NotFoundError:
         status = response.status_code
         detail = _error_message(response)
+        answer = f"{status}: {detail}" if detail else str(status)
         if status in (401, 403):
             return ApiError(
-                f"Render refused the API key ({status}{': ' + detail if detail else ''})",
+                f"Render refused the API key ({answer})",
                 "Check RENDER_API_KEY: it must be a valid key for this workspace",
                 status=status,
             )
@@ -246,13 +253,11 @@ class RenderClient:
                 f"{what} not found ({method} {path})",
                 "Check the id or name; 'releaser services' lists what this key can see",
             )
-        error = ApiError(
-            f"Render rejected {method} {path} ({status}{': ' + detail if detail else ''})",
+        return RequestRejected(
+            f"Render rejected {method} {path} ({answer})",
             "Fix the request as the message says",
             status=status,
         )
-        error.exit_code = 2  # 4xx other than auth: our input was wrong, not the environment
-        return error
 
     def _get_json(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Any:
         response = self.request("GET", path, params=params, what=what or path)
