@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -113,11 +113,15 @@ def service_secrets(client: RenderClient, service: Service, rules: ServiceRules)
     return secret_values(read_service_env(client, service), rules)
 
 
+def as_values(env_vars: Iterable[EnvVar]) -> dict[str, str]:
+    """Key -> value, an unset value as "" (how Render's API and our targets spell it)."""
+    return {v.key: v.value or "" for v in env_vars}
+
+
 def read_service_env(client: RenderClient, service: Service) -> ServiceEnv:
-    own = {v.key: v.value or "" for v in client.list_env_vars(service.id)}
+    own = as_values(client.list_env_vars(service.id))
     groups = [
-        (g.name or g.id, {v.key: v.value or "" for v in g.env_vars or []})
-        for g in client.linked_env_groups(service.id)
+        (g.name or g.id, as_values(g.env_vars or [])) for g in client.linked_env_groups(service.id)
     ]
     return ServiceEnv(service_vars=own, groups=groups)
 
@@ -378,7 +382,7 @@ def apply_change(
         return result
     # Someone may have changed the variables while a human read the plan: never overwrite
     # what we have not shown them.
-    now = {v.key: v.value or "" for v in client.list_env_vars(prepared.service_id)}
+    now = as_values(client.list_env_vars(prepared.service_id))
     if now != prepared.current:
         moved = diff_plan(prepared.current, now)
         keys = sorted({*moved.added, *moved.changed, *moved.removed})
@@ -400,7 +404,7 @@ def apply_change(
     except ApiError as exc:
         exc.advice = restore_hint
         raise
-    if answer and {v.key: v.value or "" for v in answer} != prepared.target:
+    if answer and as_values(answer) != prepared.target:
         raise EnvironmentProblem(
             "Render's answer to the write does not match the variables sent", restore_hint
         )
