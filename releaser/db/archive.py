@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from releaser.db.dsn import Dsn
-from releaser.db.pgtools import PgBinary
+from releaser.db.pgtools import PgBinary, StderrTail
 from releaser.db.progress import Reporter
 from releaser.db.storage import Store
 
@@ -53,21 +53,6 @@ def parse_qualified(text: str) -> str:
     return ".".join(parts)
 
 
-class _Tail(threading.Thread):
-    def __init__(self, pipe: object) -> None:
-        super().__init__(daemon=True)
-        self.pipe = pipe
-        self.lines: list[str] = []
-
-    def run(self) -> None:
-        for raw in self.pipe:  # type: ignore[attr-defined]
-            self.lines.append(raw.decode("utf-8", "replace").rstrip())
-            del self.lines[:-20]
-
-    def text(self) -> str:
-        return " ".join(line for line in self.lines if line)
-
-
 def full_read(store: Store, key: str, pg_restore: PgBinary, reporter: Reporter) -> ReadResult:
     """Download ``key`` through SHA-256 into pg_restore, which decodes every block."""
     process = subprocess.Popen(
@@ -77,7 +62,7 @@ def full_read(store: Store, key: str, pg_restore: PgBinary, reporter: Reporter) 
         stderr=subprocess.PIPE,
     )
     assert process.stdin is not None and process.stdout is not None
-    tail = _Tail(process.stderr)
+    tail = StderrTail(process.stderr)
     tail.start()
     digest = hashlib.sha256()
     size = 0

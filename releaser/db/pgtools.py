@@ -13,10 +13,11 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from releaser.db.dsn import Dsn
 from releaser.errors import EnvironmentProblem, NotFoundError, UsageError
@@ -112,6 +113,26 @@ def choose(tool: str, wanted_major: int, found: list[PgBinary]) -> PgBinary:
 
 def find_tool(tool: str, wanted_major: int) -> PgBinary:
     return choose(tool, wanted_major, candidates(tool))
+
+
+class StderrTail(threading.Thread):
+    """Drains a child's stderr (so pg_dump/pg_restore never block on it) and keeps its last
+    lines for the error message."""
+
+    def __init__(self, pipe: IO[bytes] | None) -> None:
+        super().__init__(daemon=True)
+        self.pipe = pipe
+        self.lines: list[str] = []
+
+    def run(self) -> None:
+        if self.pipe is None:
+            return
+        for raw in self.pipe:
+            self.lines.append(raw.decode("utf-8", "replace").rstrip())
+            del self.lines[:-20]
+
+    def text(self) -> str:
+        return " ".join(line for line in self.lines if line)
 
 
 def connect(dsn: Dsn, *, autocommit: bool = False, what: str = "database") -> psycopg.Connection:

@@ -35,7 +35,14 @@ from releaser.db.manifest import (
     SourceInfo,
     TableFact,
 )
-from releaser.db.pgtools import PgBinary, choose, connect, find_tool, server_major
+from releaser.db.pgtools import (
+    PgBinary,
+    StderrTail,
+    choose,
+    connect,
+    find_tool,
+    server_major,
+)
 from releaser.db.progress import Reporter
 from releaser.db.storage import Store
 from releaser.errors import EnvironmentProblem, ReleaserError
@@ -66,7 +73,7 @@ class DumpReader(io.RawIOBase):
     when pg_dump failed: returning a clean EOF would let boto3 commit a truncated object."""
 
     def __init__(
-        self, process: subprocess.Popen[bytes], stderr: _Tail, reporter: Reporter, dsn: Dsn
+        self, process: subprocess.Popen[bytes], stderr: StderrTail, reporter: Reporter, dsn: Dsn
     ) -> None:
         assert process.stdout is not None
         self.process = process
@@ -138,25 +145,6 @@ class DumpReader(io.RawIOBase):
             if pipe is not None:
                 pipe.close()
         super().close()
-
-
-class _Tail(threading.Thread):
-    """Drains a pipe (so pg_dump never blocks on stderr) and keeps its last lines."""
-
-    def __init__(self, pipe: io.BufferedReader | None) -> None:
-        super().__init__(daemon=True)
-        self.pipe = pipe
-        self.lines: list[str] = []
-
-    def run(self) -> None:
-        if self.pipe is None:
-            return
-        for raw in self.pipe:
-            self.lines.append(raw.decode("utf-8", "replace").rstrip())
-            del self.lines[:-20]
-
-    def text(self) -> str:
-        return " ".join(line for line in self.lines if line)
 
 
 def _open_snapshot_tx(dsn: Dsn) -> psycopg.Connection:
@@ -233,7 +221,7 @@ def _dump(
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dsn.child_env()
     )
-    tail = _Tail(process.stderr)  # type: ignore[arg-type]
+    tail = StderrTail(process.stderr)
     tail.start()
     reader = DumpReader(process, tail, reporter, dsn)
     reporter.event("dump-started")
