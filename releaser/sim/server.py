@@ -305,8 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> Response:
         verdict = sim.limiter.check(self.command, api_path) if sim.limiter else None
         if verdict is not None and not verdict.allowed:
-            response = Response(429, {"error": "rate limit exceeded; retry later"})
-            response.headers["Retry-After"] = str(verdict.reset_seconds)
+            response = _rate_limited(verdict)
         elif body is _BAD_JSON:
             response = error(400, "request body is not valid JSON")
         else:
@@ -344,21 +343,19 @@ def _rate_headers(verdict: Verdict) -> dict[str, str]:
     }
 
 
+def _rate_limited(verdict: Verdict) -> Response:
+    # Real 429 bodies are {"error": ...}, not the documented {id, message}.
+    response = Response(429, {"error": "rate limit exceeded; retry later"})
+    response.headers["Retry-After"] = str(verdict.reset_seconds)
+    response.headers.update(_rate_headers(verdict))
+    return response
+
+
 def _fault_response(fault: Fault) -> Response:
     status = fault.status or 503
     if status == 429:
-        # Real 429 bodies are {"error": ...}, not the documented {id, message}.
         retry = fault.retry_after if fault.retry_after is not None else 1
-        response = Response(429, {"error": "rate limit exceeded; retry later"})
-        response.headers.update(
-            {
-                "Retry-After": str(retry),
-                "Ratelimit-Limit": "10",
-                "Ratelimit-Remaining": "0",
-                "Ratelimit-Reset": str(retry),
-            }
-        )
-        return response
+        return _rate_limited(Verdict(allowed=False, limit=10, remaining=0, reset_seconds=retry))
     response = error(status, f"simulated fault: HTTP {status}")
     if fault.retry_after is not None:
         response.headers["Retry-After"] = str(fault.retry_after)
@@ -405,9 +402,7 @@ def _debug(sim: SimServer, method: str, path: str, body: Any) -> Response:
                 sim.state.advance()
                 return Response(200, _snapshot(sim))
         if route == ("GET", "/_sim/faults"):
-            return Response(
-                200, [{**f.model_dump(), "remaining": n} for f, n in sim.faults.active()]
-            )
+            return Response(200, _faults(sim))
         if route == ("POST", "/_sim/faults"):
             return Response(201, sim.add_fault(Fault.model_validate(body or {})).model_dump())
         if route == ("DELETE", "/_sim/faults"):
@@ -474,5 +469,9 @@ def _snapshot(sim: SimServer) -> dict[str, Any]:
             {"id": p.id, "name": p.config.name, "mapped": p.config.dsn is not None}
             for p in state.postgres.values()
         ],
-        "faults": [{**f.model_dump(), "remaining": n} for f, n in sim.faults.active()],
+        "faults": _faults(sim),
     }
+
+
+def _faults(sim: SimServer) -> list[dict[str, Any]]:
+    return [{**f.model_dump(), "remaining": n} for f, n in sim.faults.active()]
