@@ -85,6 +85,10 @@ def check_service(service: Service) -> CheckResult:
     return _result("service", "PASS", f"{service.label} exists and is not suspended")
 
 
+def _live(deploys: Sequence[Deploy]) -> Deploy | None:
+    return next((d for d in deploys if d.status == "live"), None)
+
+
 def check_no_deploy_in_progress(deploys: Sequence[Deploy]) -> CheckResult:
     running = [d for d in deploys if d.in_progress]
     if running:
@@ -106,9 +110,7 @@ def check_rollback_target(
 ) -> CheckResult:
     """Something to roll back to: the live deploy (or the newest successful one)."""
     name = "rollback target"
-    target = next((d for d in deploys if d.status == "live"), None)
-    if target is None:
-        target = next((d for d in deploys if d.succeeded), None)
+    target = _live(deploys) or next((d for d in deploys if d.succeeded), None)
     if target is None:
         scope = f" in the last {len(deploys)} deploys" if len(deploys) >= DEPLOY_HISTORY else ""
         detail = f"no successful deploy{scope}: nothing to roll back to"
@@ -119,7 +121,7 @@ def check_rollback_target(
                 detail + " (set require_rollback_target = false for a first release)",
             )
         return _result(name, "WARN", detail)
-    newer = next(i for i, d in enumerate(deploys) if d.id == target.id)
+    newer = deploys.index(target)
     keep = retention_for(service.plan)
     label = f"{target.id} ({target.version})"
     if newer >= keep:
@@ -165,7 +167,7 @@ def check_release_version(
     service: Service, deploys: Sequence[Deploy], commit: str | None, image: str | None
 ) -> CheckResult:
     name = "release version"
-    live = next((d for d in deploys if d.status == "live"), None)
+    live = _live(deploys)
     if commit:
         if service.image_path:
             return _result(
