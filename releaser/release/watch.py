@@ -56,8 +56,6 @@ TIMED_OUT = "timed_out"  # still in progress at --timeout
 
 SAME_CRASH_SECONDS = 1.0  # lines of one cause closer than this belong to the same crash
 
-VERDICTS = (HEALTHY, CRASH_LOOP, TURNED_BAD, FAILED, CANCELED, SUPERSEDED, TIMED_OUT)
-
 
 @dataclass(frozen=True)
 class WatchRules:
@@ -463,9 +461,6 @@ class ServerClock:
             real = min(real, self.UNTRUSTED_MAX_SLEEP)
         self._sleep(real)
 
-    def datetime(self, at: float) -> datetime:
-        return datetime.fromtimestamp(at, UTC)
-
 
 # --- fetching observations ----------------------------------------------------------------
 
@@ -624,9 +619,7 @@ def _newer_than(recent: list[Deploy], ours: Deploy) -> Deploy | None:
 @dataclass
 class WatchResult:
     state: WatchState
-    requests: int  # API requests made while watching
-    elapsed_real: float  # wall seconds (for benchmarks; never asserted in tests)
-    deploy: Deploy | None
+    deploy: Deploy | None  # our deploy as last read
 
 
 Progress = Callable[[str], None]
@@ -645,9 +638,6 @@ def watch(
 ) -> WatchResult:
     """Observe until ``step`` reaches a verdict. Raises ApiError if Render stays unreachable."""
     budget = budget or RequestBudget()
-    client = observer.client
-    requests_before = client.request_count
-    real_start = time.monotonic()
     state = WatchState.begin(started)
     last: dict[str, float] = {}
     failed_ticks = 0
@@ -663,8 +653,7 @@ def watch(
             if progress:
                 progress(f"[{_clock_label(state)}] {note}")
         if state.verdict is not None:
-            requests = client.request_count - requests_before
-            return WatchResult(state, requests, time.monotonic() - real_start, observer.deploy)
+            return WatchResult(state, observer.deploy)
         failed_ticks = failed_ticks + 1 if problem is not None and not fetched else 0
         if problem is not None and failed_ticks >= max_failed_ticks:
             raise ApiError(
