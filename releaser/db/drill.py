@@ -19,13 +19,7 @@ from types import FrameType
 
 from releaser.db.catalog import latest_complete
 from releaser.db.dsn import Dsn
-from releaser.db.evidence import (
-    DrillEvidence,
-    VerifiedBackup,
-    newest_verified,
-    write_evidence,
-)
-from releaser.db.manifest import Manifest
+from releaser.db.evidence import DrillEvidence, newest_verified, write_evidence
 from releaser.db.progress import Reporter
 from releaser.db.restore import RestoreOutcome, drop_database, plan_restore, run_restore
 from releaser.db.snapshot import take_snapshot
@@ -38,16 +32,9 @@ SCRATCH_PREFIX = "releaser_drill_"
 @dataclass
 class DrillResult:
     evidence: DrillEvidence
-    manifest: Manifest
     took_snapshot: bool
-    snapshot_seconds: float | None
     evidence_key: str
-    newest_verified: VerifiedBackup | None
     store_url: str
-
-    @property
-    def passed(self) -> bool:
-        return self.evidence.passed
 
 
 @contextlib.contextmanager
@@ -96,7 +83,6 @@ def run_drill(
         raise UsageError(
             "a drill needs a server to restore on", "Pass --target-server DSN or a SOURCE"
         )
-    snapshot_seconds: float | None = None
     if use_latest:
         manifest = latest_complete(store, name).manifest
         assert manifest is not None
@@ -107,7 +93,6 @@ def run_drill(
             source, store, name=name, render_id=render_id, jobs=jobs, reporter=reporter
         )
         manifest = taken.manifest
-        snapshot_seconds = manifest.dump_seconds
 
     scratch = server.with_dbname(SCRATCH_PREFIX + secrets.token_hex(4))
     outcome: RestoreOutcome | None = None
@@ -125,6 +110,12 @@ def run_drill(
 
     drilled_at = datetime.now(UTC)
     passed = outcome is not None and outcome.passed
+    # RPO counts from the newest verified snapshot: an earlier drill's, or this one's.
+    previous = newest_verified(store, manifest.database)
+    verified_taken = [previous.taken_at] if previous else []
+    if passed:
+        verified_taken.append(manifest.taken_at)
+    newest_taken = max(verified_taken, default=None)
     evidence = DrillEvidence(
         snapshot_id=manifest.snapshot_id,
         database=manifest.database,
@@ -135,25 +126,16 @@ def run_drill(
         scratch_database=scratch.dbname,
         phases=outcome.phases if outcome else {},
         rto_seconds=outcome.rto_seconds if outcome else 0.0,
-        rpo_seconds=None,
+        rpo_seconds=(
+            round((drilled_at - newest_taken).total_seconds(), 1) if newest_taken else None
+        ),
         checks=outcome.checks if outcome else [],
         error=error,
     )
-    previous = newest_verified(store, manifest.database)
-    newest_taken = max(
-        [t for t in [previous.taken_at if previous else None] if t is not None]
-        + ([manifest.taken_at] if passed else []),
-        default=None,
-    )
-    if newest_taken is not None:
-        evidence.rpo_seconds = round((drilled_at - newest_taken).total_seconds(), 1)
     key = write_evidence(store, evidence)
     return DrillResult(
         evidence=evidence,
-        manifest=manifest,
         took_snapshot=not use_latest,
-        snapshot_seconds=snapshot_seconds,
         evidence_key=key,
-        newest_verified=newest_verified(store, manifest.database),
         store_url=store.url,
     )
