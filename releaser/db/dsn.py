@@ -143,11 +143,6 @@ def _mask_text(text: str) -> str:
     return redact(text, [password]) if password else text
 
 
-def mask_dsn_text(text: str) -> str:
-    """Mask a DSN that may not parse (for error messages about it)."""
-    return _mask_text(text)
-
-
 def resolve_env(text: str) -> str:
     """``env:VAR`` -> the variable's value; anything else unchanged."""
     if not text.startswith("env:"):
