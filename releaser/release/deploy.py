@@ -106,7 +106,7 @@ def plan_deploy(
         rules=rules,
         options=options,
         previous=live,
-        health_url=health_url(service, rules.health_path) if service.url else None,
+        health_url=health_url(service, rules.health_path),
         known_ids=frozenset(d.id for d in recent),
         secrets=service_secrets(client, service, rules),
     )

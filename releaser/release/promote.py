@@ -52,7 +52,7 @@ def _require_healthy(
     progress: Callable[[str], None],
     sleep: Callable[[float], None],
 ) -> None:
-    url = health_url(staging, health_path) if staging.url else None
+    url = health_url(staging, health_path)
     if url is None:
         progress(f"staging {staging.label} has no URL: judged by its live deploy alone")
         return

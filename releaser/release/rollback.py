@@ -399,7 +399,7 @@ def execute_rollback(
             state_now=f"check with 'releaser status {service_arg(service)}'",
             api_requests=client.request_count - before,
         )
-    url = health_url(service, health_path) if service.url else None
+    url = health_url(service, health_path)
     prober = HealthProber(url, timeout=probe_timeout) if url else None
     try:
         owner = client.owner_id if client.owner_id else service.owner_id
