@@ -155,11 +155,7 @@ def plan_deploy(facts: DeployFacts, behaviour: Behaviour, created: datetime, bui
     plan = Plan(steps, logs, repeaters, built=True)
     if behaviour.behaviour == "unhealthy_after_live":
         plan.unhealthy_at = live_at + timedelta(seconds=behaviour.unhealthy_after)
-        failure = {
-            "evicted": False,
-            "unhealthy": f"health check {facts.health_check_path} returned 503",
-        }
-        steps.append(Step(plan.unhealthy_at, None, [("server_failed", {"reason": failure})]))
+        steps.append(Step(plan.unhealthy_at, None, [server_failed(facts.health_check_path)]))
         errors = [
             (line, "error")
             for line in behaviour.log_lines or unhealthy_lines(facts.health_check_path)
@@ -366,6 +362,12 @@ def _crash_lines(facts: DeployFacts) -> list[str]:
         "    DATABASE_URL = os.environ['DATABASE_URL']",
         "KeyError: 'DATABASE_URL'",
     ]
+
+
+def server_failed(health_check_path: str) -> tuple[str, Details]:
+    """The event of a live deploy whose health check starts failing."""
+    failure = {"evicted": False, "unhealthy": f"health check {health_check_path} returned 503"}
+    return "server_failed", {"reason": failure}
 
 
 def unhealthy_lines(health_check_path: str) -> list[str]:

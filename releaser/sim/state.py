@@ -21,11 +21,13 @@ from releaser.render.models import IN_PROGRESS_STATUSES, TERMINAL_STATUSES
 from releaser.sim.behaviours import (
     DeployFacts,
     Details,
+    LogLine,
     Plan,
     Repeater,
     Step,
     cancel_events,
     plan_deploy,
+    server_failed,
     unhealthy_lines,
 )
 from releaser.sim.clock import Clock
@@ -79,28 +81,43 @@ class DeployState:
     id: str
     service_id: str
     status: str
-    trigger: str
     created_at: datetime
     updated_at: datetime
-    build_id: str
     behaviour: Behaviour
-    facts: DeployFacts
-    commit: str | None = None
+    facts: DeployFacts  # trigger, build, commit, image, rollback target
     message: str | None = None
-    image: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    rollback_of: str | None = None
     built: bool = False
     unhealthy_at: datetime | None = None
     pending: list[Step] = field(default_factory=list)
-    pending_logs: list[Any] = field(default_factory=list)  # behaviours.LogLine, future ones
+    pending_logs: list[LogLine] = field(default_factory=list)  # future ones
     repeaters: list[Repeater] = field(default_factory=list)
     instance: str = ""
 
     @property
     def in_progress(self) -> bool:
         return self.status in IN_PROGRESS_STATUSES
+
+    @property
+    def trigger(self) -> str:
+        return self.facts.trigger
+
+    @property
+    def build_id(self) -> str:
+        return self.facts.build_id
+
+    @property
+    def commit(self) -> str | None:
+        return self.facts.commit
+
+    @property
+    def image(self) -> str | None:
+        return self.facts.image
+
+    @property
+    def rollback_of(self) -> str | None:
+        return self.facts.rollback_of
 
 
 @dataclass
@@ -367,17 +384,17 @@ class SimState:
             commit = commit_id or self._head(service)[0]
             message = self._message(service, commit)
             image = None
-        return self._start_deploy(
+        deploy = self._new_deploy(
             service,
             now,
             trigger,
             commit,
             message,
             image,
-            clear_cache,
-            build=source is None,
+            clear_cache=clear_cache,
             build_id=source.build_id if source else None,
         )
+        return self._supersede(service, deploy)
 
     def rollback(self, service_id: str, deploy_id: str) -> DeployState:
         now = self.advance()
@@ -399,18 +416,17 @@ class SimState:
                 f"(this plan keeps {service.config.build_retention} builds); "
                 "deploy its commit instead",
             )
-        return self._start_deploy(
+        deploy = self._new_deploy(
             service,
             now,
             "rollback",
             target.commit,
             target.message,
             target.image,
-            False,
-            build=False,
             build_id=target.build_id,
             rollback_of=target.id,
         )
+        return self._supersede(service, deploy)
 
     def cancel(self, service_id: str, deploy_id: str) -> DeployState:
         now = self.advance()
@@ -433,37 +449,11 @@ class SimState:
         for kind, details in cancel_events(deploy.facts, in_build, superseded_by):
             self._event(service, kind, at, details)
 
-    def _start_deploy(
-        self,
-        service: ServiceState,
-        now: datetime,
-        trigger: str,
-        commit: str | None,
-        message: str | None,
-        image: str | None,
-        clear_cache: bool,
-        build: bool,
-        build_id: str | None = None,
-        rollback_of: str | None = None,
-    ) -> DeployState:
-        behaviour = service.queue.popleft() if service.queue else Behaviour()
-        deploy = self._new_deploy(
-            service,
-            now,
-            trigger,
-            commit,
-            message,
-            image,
-            behaviour,
-            clear_cache,
-            build,
-            build_id,
-            rollback_of,
-        )
-        # Render's default overlapping-deploy policy: the newer deploy wins, the older is canceled.
+    def _supersede(self, service: ServiceState, deploy: DeployState) -> DeployState:
+        """Render's default overlapping-deploy policy: the newer deploy wins, older ones cancel."""
         for older in service.deploys:
             if older is not deploy and older.in_progress:
-                self._cancel(service, older, now, superseded_by=deploy.id)
+                self._cancel(service, older, deploy.created_at, superseded_by=deploy.id)
         self.advance()
         return deploy
 
@@ -475,13 +465,19 @@ class SimState:
         commit: str | None,
         message: str | None,
         image: str | None,
-        behaviour: Behaviour,
-        clear_cache: bool,
-        build: bool,
-        build_id: str | None,
-        rollback_of: str | None,
+        *,
+        behaviour: Behaviour | None = None,
+        clear_cache: bool = False,
+        build_id: str | None = None,
+        rollback_of: str | None = None,
         deploy_id: str | None = None,
     ) -> DeployState:
+        """A new deploy and its plan. Without `build_id` it builds; with one it reuses that build.
+
+        Without `behaviour` it takes the service's next queued one (or a plain success).
+        """
+        if behaviour is None:
+            behaviour = service.queue.popleft() if service.queue else Behaviour()
         config = service.config
         deploy_id = deploy_id or new_id("dep")
         facts = DeployFacts(
@@ -500,21 +496,16 @@ class SimState:
             clear_cache=clear_cache,
             rollback_of=rollback_of,
         )
-        plan: Plan = plan_deploy(facts, behaviour, created, build)
+        plan: Plan = plan_deploy(facts, behaviour, created, build=build_id is None)
         deploy = DeployState(
             id=deploy_id,
             service_id=service.id,
             status="created",
-            trigger=trigger,
             created_at=created,
             updated_at=created,
-            build_id=facts.build_id,
             behaviour=behaviour,
             facts=facts,
-            commit=commit,
             message=message,
-            image=image,
-            rollback_of=rollback_of,
             built=plan.built,
             unhealthy_at=plan.unhealthy_at,
             pending=plan.steps,
@@ -555,9 +546,7 @@ class SimState:
             commit,
             history.message or (None if image else f"Change {commit[:7] if commit else ''}"),
             image,
-            behaviour,
-            False,
-            build=rollback_target is None,
+            behaviour=behaviour,
             build_id=rollback_target.build_id if rollback_target else None,
             rollback_of=history.rollback_of,
             deploy_id=history.id,
@@ -573,11 +562,8 @@ class SimState:
 
     def _make_unhealthy(self, service: ServiceState, deploy: DeployState, since: datetime) -> None:
         deploy.unhealthy_at = since
-        failure = {
-            "evicted": False,
-            "unhealthy": f"health check {service.config.health_check_path} returned 503",
-        }
-        self._event(service, "server_failed", since, {"reason": failure})
+        kind, details = server_failed(service.config.health_check_path)
+        self._event(service, kind, since, details)
         lines = [(line, "error") for line in unhealthy_lines(service.config.health_check_path)]
         deploy.repeaters.append(Repeater(since, 10.0, lines))
         if deploy not in self._active:
