@@ -113,25 +113,26 @@ def load_manifest(store: Store, snapshot_id: str) -> Manifest:
     """The manifest of ``snapshot_id``. Unknown id: exit 2. Present without (readable)
     manifest: the snapshot is incomplete, a failed verification (exit 1)."""
     check_id(snapshot_id)
-    key = f"{snapshot_id}/{MANIFEST_NAME}"
-    if store.exists(key):
-        try:
-            return Manifest.model_validate_json(store.read_bytes(key))
-        except (ValidationError, ValueError):
+    try:
+        raw = store.read_bytes(f"{snapshot_id}/{MANIFEST_NAME}")
+    except NotFoundError:
+        if store.list(snapshot_id + "/"):
             raise NegativeVerdict(
-                f"the manifest of snapshot {snapshot_id} is unreadable",
-                "Treat this snapshot as lost; use another one",
+                f"snapshot {snapshot_id} is incomplete: it has no manifest (the dump failed, "
+                "is still running, or the manifest was lost)",
+                "Use a complete snapshot from 'releaser db list'",
             ) from None
-    if store.list(snapshot_id + "/"):
+        raise NotFoundError(
+            f"no snapshot {snapshot_id} in {store.url}",
+            "Run 'releaser db list --to STORE' to see the ids",
+        ) from None
+    try:
+        return Manifest.model_validate_json(raw)
+    except (ValidationError, ValueError):
         raise NegativeVerdict(
-            f"snapshot {snapshot_id} is incomplete: it has no manifest (the dump failed, "
-            "is still running, or the manifest was lost)",
-            "Use a complete snapshot from 'releaser db list'",
-        )
-    raise NotFoundError(
-        f"no snapshot {snapshot_id} in {store.url}",
-        "Run 'releaser db list --to STORE' to see the ids",
-    )
+            f"the manifest of snapshot {snapshot_id} is unreadable",
+            "Treat this snapshot as lost; use another one",
+        ) from None
 
 
 def latest_complete(store: Store, database: str | None = None) -> SnapshotEntry:

@@ -71,8 +71,6 @@ class Store(Protocol):
 
     def list(self, prefix: str = "") -> list[StoredObject]: ...
 
-    def exists(self, key: str) -> bool: ...
-
     def delete(self, key: str) -> None: ...
 
     def lock_reason(self, key: str) -> str | None:
@@ -186,9 +184,6 @@ class FileStore:
                 )
         return found
 
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
     def delete(self, key: str) -> None:
         path = self._path(key)
         with contextlib.suppress(FileNotFoundError):
@@ -299,16 +294,6 @@ class S3Store:
                         )
                     )
         return found
-
-    def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            with s3_errors(self, key, passthrough=("404", "NoSuchKey", "NotFound")):
-                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError:
-            return False
-        return True
 
     def delete(self, key: str) -> None:
         with s3_errors(self, key):
