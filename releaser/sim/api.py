@@ -103,9 +103,14 @@ def when(request: Request, name: str) -> datetime | None:
     raw = one(request, name)
     if raw is None:
         return None
+    # A bare "+" in a query string decodes to a space; put the UTC offset back.
+    return rfc3339(name, raw.strip().replace(" ", "+"))
+
+
+def rfc3339(name: str, raw: str) -> datetime:
+    """A date-time with a UTC offset, or a 400 that names the parameter."""
     try:
-        # A bare "+" in a query string decodes to a space; put the UTC offset back.
-        moment = datetime.fromisoformat(raw.strip().replace(" ", "+"))
+        moment = datetime.fromisoformat(raw)
     except ValueError:
         raise ApiProblem(400, f"{name} is not an RFC 3339 date-time: {raw!r}") from None
     if moment.tzinfo is None:
@@ -239,14 +244,14 @@ def resume(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
 # --- env vars and env groups -----------------------------------------------------------------
 
 
-def _env_list(request: Request, env: dict[str, str]) -> Response:
-    keys = page(request, list(env), lambda k: k)
+def _env_vars(keys: list[str], env: dict[str, str]) -> Response:
     return wrapped("envVar", keys, lambda k: k, lambda k: {"key": k, "value": env[k]})
 
 
 @route("GET", "/services/{service_id}/env-vars")
 def list_env(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
-    return _env_list(request, api.state.service(p["service_id"]).env)
+    env = api.state.service(p["service_id"]).env
+    return _env_vars(page(request, list(env), lambda k: k), env)
 
 
 @route("PUT", "/services/{service_id}/env-vars")
@@ -254,7 +259,7 @@ def replace_env(api: RenderApi, request: Request, p: dict[str, str]) -> Response
     if not isinstance(request.body, list):
         raise ApiProblem(400, "request body must be a JSON array of {key, value}")
     env = api.state.replace_env(p["service_id"], request.body)
-    return wrapped("envVar", list(env), lambda k: k, lambda k: {"key": k, "value": env[k]})
+    return _env_vars(list(env), env)
 
 
 @route("GET", "/services/{service_id}/env-vars/{key}")
@@ -508,12 +513,7 @@ def recover(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
     raw = body.get("restoreTime")
     if not isinstance(raw, str):
         raise ApiProblem(400, "restoreTime is required (RFC 3339)")
-    try:
-        restore_time = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ApiProblem(400, f"restoreTime is not an RFC 3339 date-time: {raw!r}") from None
-    if restore_time.tzinfo is None:
-        raise ApiProblem(400, "restoreTime needs a UTC offset")
+    restore_time = rfc3339("restoreTime", raw)
     name = body.get("restoreName")
     state = api.state.recover(
         p["pg_id"], restore_time, name if isinstance(name, str) and name else None
