@@ -278,17 +278,12 @@ def restore(
         --target postgresql://postgres@staging:5432/app_restored --create --dry-run
     """
     from releaser.db.resolve import production_dsns, resolve_store, resolve_target
-    from releaser.db.restore import RefusedTarget, plan_restore, run_restore
+    from releaser.db.restore import plan_restore, run_restore
     from releaser.output import is_tty, print_json, say
 
     config = _config()
     store = resolve_store(to, config, endpoint_url=endpoint_url)
-    target_dsn, is_production = resolve_target(target, config)
-    if is_production:
-        raise RefusedTarget(
-            f"refusing to restore into {target}: it is marked production in releaser.toml",
-            "Restore into a new database, check it, then cut over",
-        )
+    target_dsn = resolve_target(target, config)
     plan = plan_restore(
         store,
         snapshot_id,

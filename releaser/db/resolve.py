@@ -92,9 +92,10 @@ def resolve_store(
     return open_store(url, endpoint)
 
 
-def resolve_target(text: str, config: Config) -> tuple[Dsn, bool]:
+def resolve_target(text: str, config: Config) -> Dsn:
     """A restore target: DSN, ``env:VAR`` or a config database name (never resolved via
-    Render: restoring is done into a DSN you name). Returns (dsn, marked production)."""
+    Render: restoring is done into a DSN you name). Production targets are refused by
+    ``restore.refuse_unsafe_target``, against ``production_dsns``."""
     db_config = config.database(text)
     if db_config is not None:
         if not db_config.source:
@@ -105,14 +106,14 @@ def resolve_target(text: str, config: Config) -> tuple[Dsn, bool]:
                 f"database {text!r} is a Render database; restore targets must be DSNs",
                 "Create a new database and pass its DSN to --target",
             )
-        return parse_dsn(value, label=text), db_config.production
+        return parse_dsn(value, label=text)
     value = resolve_env(text)
     if not looks_like_dsn(value):
         raise UsageError(
             f"--target {text!r} is not a DSN",
             "Use postgresql://user:password@host:5432/new_db (or env:VAR)",
         )
-    return parse_dsn(value, label=text if text.startswith("env:") else ""), False
+    return parse_dsn(value, label=text if text.startswith("env:") else "")
 
 
 def production_dsns(config: Config) -> list[Dsn]:

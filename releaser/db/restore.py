@@ -149,7 +149,7 @@ def refuse_unsafe_target(
     for prod in production:
         if target.same_database(prod):
             raise RefusedTarget(
-                f"refusing to restore into {target.masked}: it is marked production in "
+                f"refusing to restore into {target.display}: it is marked production in "
                 "releaser.toml",
                 "Restore into a new database, check it, then cut over",
             )
