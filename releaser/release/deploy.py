@@ -46,6 +46,7 @@ from releaser.release.watch import (
     WatchResult,
     WatchRules,
     WatchState,
+    log_owner,
     watch,
 )
 from releaser.render.client import RenderClient, WriteOutcomeUnknown
@@ -254,13 +255,6 @@ def trigger_deploy(
 # --- the run --------------------------------------------------------------------------------
 
 
-def _owner(client: RenderClient, service: Service) -> str | None:
-    try:
-        return client.owner_id_for(service)
-    except UsageError:
-        return None  # no logs then: the status and health still decide
-
-
 @dataclass
 class _Run:
     """What execute_deploy learns as it goes; turned into the report at the end."""
@@ -287,16 +281,13 @@ def execute_deploy(
         HealthProber(plan.health_url, timeout=options.probe_timeout) if plan.health_url else None
     )
     run = _Run(warnings=list(plan.warnings))
-    owner = _owner(client, service)
+    owner = log_owner(client, service)
     if owner is None:
         run.warnings.append("no workspace id (RENDER_OWNER_ID): logs were not watched")
     try:
         deploy = trigger_deploy(client, plan, clock, progress)
         progress(f"deploy {deploy.id} started: {options.what} on {service.label}")
-        window = (deploy.created_at.timestamp() if deploy.created_at else started) - 1.0
-        observer = Observer(
-            client, service.id, owner, deploy.id, window, prober, secrets=plan.secrets
-        )
+        observer = Observer(client, service.id, owner, deploy, started, prober, plan.secrets)
         rules = WatchRules(
             timeout=options.timeout,
             soak=options.soak,
@@ -468,10 +459,7 @@ def _roll_back(
     summary.deploy_id = rollback.id
     run.actions.append(f"rolled back to {previous.id} ({previous.version}) as {rollback.id}")
     started = clock.now()
-    window = (rollback.created_at.timestamp() if rollback.created_at else started) - 1.0
-    observer = Observer(
-        client, service.id, owner, rollback.id, window, prober, secrets=plan.secrets
-    )
+    observer = Observer(client, service.id, owner, rollback, started, prober, plan.secrets)
     rules = WatchRules(
         timeout=ROLLBACK_TIMEOUT,
         soak=ROLLBACK_SOAK,

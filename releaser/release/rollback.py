@@ -19,7 +19,7 @@ from releaser.errors import ApiError, NotFoundError, UsageError
 from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber
 from releaser.release.inspect import health_url
 from releaser.release.report import RollbackReport
-from releaser.release.watch import HEALTHY, Observer, ServerClock, WatchRules, watch
+from releaser.release.watch import HEALTHY, Observer, ServerClock, WatchRules, log_owner, watch
 from releaser.render.client import DEPLOY_ID, RenderClient, WriteOutcomeUnknown
 from releaser.render.models import Deploy, Service
 
@@ -402,12 +402,9 @@ def execute_rollback(
     url = health_url(service, health_path)
     prober = HealthProber(url, timeout=probe_timeout) if url else None
     try:
-        owner = client.owner_id if client.owner_id else service.owner_id
         started = clock.now()
-        window = (deploy.created_at.timestamp() if deploy.created_at else started) - 1.0
-        observer = Observer(
-            client, service.id, owner, deploy.id, window, prober, secrets=plan.secrets
-        )
+        owner = log_owner(client, service)
+        observer = Observer(client, service.id, owner, deploy, started, prober, plan.secrets)
         rules = WatchRules(timeout=ROLLBACK_TIMEOUT, soak=ROLLBACK_SOAK, probing=prober is not None)
         state = watch(observer, rules, clock, started=started, progress=progress).state
     finally:

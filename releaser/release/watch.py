@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from releaser.errors import ApiError
+from releaser.errors import ApiError, UsageError
 from releaser.output import redact
 from releaser.release.classify import (
     TRANSIENT_CAUSES,
@@ -31,7 +31,7 @@ from releaser.release.classify import (
 )
 from releaser.release.health import HealthProber, ProbeResult
 from releaser.render.client import RenderClient
-from releaser.render.models import FAILED_STATUSES, Deploy, LogEntry
+from releaser.render.models import FAILED_STATUSES, Deploy, LogEntry, Service
 
 # --- phases and verdicts ------------------------------------------------------------------
 
@@ -469,6 +469,14 @@ OLD_INSTANCE_LOOKBACK = 600.0  # seconds before the deploy in which running inst
 MAX_LOG_PAGES = 5  # per tick; the next tick continues from where this one stopped
 
 
+def log_owner(client: RenderClient, service: Service) -> str | None:
+    """The workspace whose logs are read; None when unknown (then status and health decide)."""
+    try:
+        return client.owner_id_for(service)
+    except UsageError:
+        return None
+
+
 class Observer:
     """Reads one deploy's status, its log window and its events. Never writes."""
 
@@ -477,8 +485,8 @@ class Observer:
         client: RenderClient,
         service_id: str,
         owner_id: str | None,
-        deploy_id: str,
-        window_start: float,
+        deploy: Deploy,
+        started: float,
         prober: HealthProber | None = None,
         secrets: Sequence[str] = (),
     ) -> None:
@@ -486,13 +494,14 @@ class Observer:
         self.secrets = tuple(secrets)
         self.service_id = service_id
         self.owner_id = owner_id
-        self.deploy_id = deploy_id
-        self.window_start = window_start
+        self.deploy_id = deploy.id
+        # Logs from a second before the deploy was created (or before ``started``).
+        self.window_start = (deploy.created_at.timestamp() if deploy.created_at else started) - 1.0
         self.prober = prober
-        self._log_cursor = window_start
+        self._log_cursor = self.window_start
         self._seen_logs: set[str] = set()
         self._old_instances: set[str] | None = None
-        self.deploy: Deploy | None = None
+        self.deploy: Deploy | None = None  # ours, as last read
 
     def status(self) -> tuple[str | None, float | None, str | None]:
         """(status, live since, a newer deploy's id) from one short list of recent deploys."""
