@@ -83,9 +83,9 @@ def _fail_if(checks: list[Check], what: str) -> None:
 
 
 def _pairs(lines: list[tuple[str, object]]) -> None:
-    width = max(len(k) for k, _ in lines)
-    for key, value in lines:
-        click.echo(f"{key:<{width}}  {'-' if value is None else value}")
+    from releaser.output import pairs
+
+    click.echo(pairs(lines))
 
 
 @db.command()

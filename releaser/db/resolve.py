@@ -49,9 +49,9 @@ def _resolve_render(name_or_id: str) -> Source:
     # Imported here: DSN sources must work without the Render client or an API key.
     from releaser.render.client import RenderClient
 
-    client = RenderClient.from_env()
-    postgres = client.resolve_postgres(name_or_id)
-    info = client.postgres_connection_info(postgres.id)
+    with RenderClient.from_env() as client:
+        postgres = client.resolve_postgres(name_or_id)
+        info = client.postgres_connection_info(postgres.id)
     if not info.external_connection_string:
         raise EnvironmentProblem(
             f"Render returned no external connection string for {postgres.id}",
