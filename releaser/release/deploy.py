@@ -257,13 +257,37 @@ def trigger_deploy(
 
 @dataclass
 class _Run:
-    """What execute_deploy learns as it goes; turned into the report at the end."""
+    """One execute_deploy: what it works with, and what it learns as it goes for the report."""
 
+    client: RenderClient
+    plan: DeployPlan
+    clock: ServerClock
+    progress: Progress
+    prober: HealthProber | None
+    owner: str | None  # the workspace whose logs are watched; None: no logs
+    started: float
+    requests_before: int
     actions: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     rollback: RollbackSummary | None = None
     timings: list[PhaseTiming] = field(default_factory=list)
     state_now: str = ""
+
+    def watch(
+        self, deploy: Deploy, started: float, *, timeout: float, soak: float
+    ) -> tuple[Observer, WatchResult]:
+        """Watch one deploy of this run (ours, or the rollback) until a verdict."""
+        plan = self.plan
+        observer = Observer(
+            self.client, plan.service.id, self.owner, deploy, started, self.prober, plan.secrets
+        )
+        rules = WatchRules(
+            timeout=timeout,
+            soak=soak,
+            probing=self.prober is not None,
+            extra_patterns=tuple(plan.rules.startup_error_patterns),
+        )
+        return observer, watch(observer, rules, self.clock, started=started, progress=self.progress)
 
 
 def execute_deploy(
@@ -275,35 +299,38 @@ def execute_deploy(
 ) -> DeployReport:
     """Trigger, watch, act on the verdict; the report says what happened and the exit code."""
     service, options = plan.service, plan.options
-    requests_before = client.request_count
-    started = clock.now()
-    prober = (
-        HealthProber(plan.health_url, timeout=options.probe_timeout) if plan.health_url else None
+    run = _Run(
+        client,
+        plan,
+        clock,
+        progress,
+        prober=(
+            HealthProber(plan.health_url, timeout=options.probe_timeout)
+            if plan.health_url
+            else None
+        ),
+        owner=log_owner(client, service),
+        started=clock.now(),
+        requests_before=client.request_count,
+        warnings=list(plan.warnings),
     )
-    run = _Run(warnings=list(plan.warnings))
-    owner = log_owner(client, service)
-    if owner is None:
+    if run.owner is None:
         run.warnings.append("no workspace id (RENDER_OWNER_ID): logs were not watched")
     try:
         deploy = trigger_deploy(client, plan, clock, progress)
         progress(f"deploy {deploy.id} started: {options.what} on {service.label}")
-        observer = Observer(client, service.id, owner, deploy, started, prober, plan.secrets)
-        rules = WatchRules(
-            timeout=options.timeout,
-            soak=options.soak,
-            probing=prober is not None,
-            extra_patterns=tuple(plan.rules.startup_error_patterns),
+        observer, result = run.watch(
+            deploy, run.started, timeout=options.timeout, soak=options.soak
         )
-        result = watch(observer, rules, clock, started=started, progress=progress)
         state = result.state
         run.timings = [PhaseTiming(phase=p, seconds=s) for p, s in state.phase_timings()]
         if state.verdict != HEALTHY and state.failure_reason is None:
             state = _with_render_reason(observer, state)
-        outcome = _act(client, plan, deploy, result, state, clock, prober, owner, run, progress)
+        outcome = _act(run, deploy, result, state)
     finally:
-        if prober is not None:
-            prober.close()
-    return _report(client, plan, deploy, state, outcome, run, requests_before, started, prober)
+        if run.prober is not None:
+            run.prober.close()
+    return _report(run, deploy, state, outcome)
 
 
 def _with_render_reason(observer: Observer, state: WatchState) -> WatchState:
@@ -317,47 +344,37 @@ def _with_render_reason(observer: Observer, state: WatchState) -> WatchState:
     return replace(state, failure_reason=reason)
 
 
-def _act(
-    client: RenderClient,
-    plan: DeployPlan,
-    deploy: Deploy,
-    result: WatchResult,
-    state: WatchState,
-    clock: ServerClock,
-    prober: HealthProber | None,
-    owner: str | None,
-    run: _Run,
-    progress: Progress,
-) -> str:
+def _act(run: _Run, deploy: Deploy, result: WatchResult, state: WatchState) -> str:
     verdict = state.verdict
-    previous = plan.previous
     if verdict == HEALTHY:
-        run.state_now = (
-            f"live: {deploy.id} ({_version(result, deploy)}), {state.last_probe or 'no probe'}"
-        )
+        version = (result.deploy or deploy).version
+        run.state_now = f"live: {deploy.id} ({version}), {state.last_probe or 'no probe'}"
         return "healthy"
     if verdict in (CRASH_LOOP, TIMED_OUT):
-        progress(f"{state.reason}: canceling {deploy.id} (the previous version is still serving)")
+        run.progress(
+            f"{state.reason}: canceling {deploy.id} (the previous version is still serving)"
+        )
         run.actions.append(f"canceled {deploy.id} ({state.reason})")
-        _cancel(client, plan.service.id, deploy.id, run)
+        _cancel(run, deploy.id)
     elif verdict in (FAILED, CANCELED):
         run.actions.append(f"no action needed: {state.reason}; Render keeps the previous version")
     elif verdict == SUPERSEDED:
         run.actions.append(
             f"stopped watching: {state.reason}; releaser did not touch it (it is not ours)"
         )
-        run.state_now = _live_now(client, plan.service)
+        run.state_now = _live_now(run)
         return "not_back"
     elif verdict == TURNED_BAD:
-        return _roll_back(client, plan, deploy, state, clock, prober, owner, run, progress)
-    back, run.state_now = _confirm_back(client, plan.service, previous, prober, clock)
+        return _roll_back(run, deploy, state)
+    back, run.state_now = _confirm_back(run)
     if not back:
         run.actions.append("the previous version is NOT confirmed live and healthy")
     return ("canceled" if verdict in (CRASH_LOOP, TIMED_OUT) else "failed") if back else "not_back"
 
 
-def _cancel(client: RenderClient, service_id: str, deploy_id: str, run: _Run) -> None:
+def _cancel(run: _Run, deploy_id: str) -> None:
     """Cancel once; whatever the answer, read the status back rather than trusting it."""
+    client, service_id = run.client, run.plan.service.id
     try:
         client.cancel_deploy(service_id, deploy_id)
     except ReleaserError as exc:
@@ -379,15 +396,10 @@ def _status_of(client: RenderClient, service_id: str, deploy_id: str) -> str | N
         return None
 
 
-def _confirm_back(
-    client: RenderClient,
-    service: Service,
-    previous: Deploy | None,
-    prober: HealthProber | None,
-    clock: ServerClock,
-) -> tuple[bool, str]:
+def _confirm_back(run: _Run) -> tuple[bool, str]:
     """Is the previous version live, and does it answer? (True, description) if so."""
-    live = live_deploy(client, service.id)
+    previous = run.plan.previous
+    live = live_deploy(run.client, run.plan.service.id)
     if live is None:
         return False, "no deploy is live"
     described = f"live: {live.id} ({live.version})"
@@ -395,50 +407,41 @@ def _confirm_back(
         return False, described + "; there was no previous version to go back to"
     if live.id != previous.id and live.version != previous.version:
         return False, described + f", not the previous {previous.id} ({previous.version})"
-    if prober is None:
+    if run.prober is None:
         return True, described + " (no health URL to probe)"
-    probe = confirm_healthy(prober, clock.sleep)
+    probe = confirm_healthy(run.prober, run.clock.sleep)
     return (
         probe.healthy,
         described + f", health {'ok' if probe.healthy else 'FAILING'} ({probe.detail})",
     )
 
 
-def _live_now(client: RenderClient, service: Service) -> str:
+def _live_now(run: _Run) -> str:
     try:
-        live = live_deploy(client, service.id)
+        live = live_deploy(run.client, run.plan.service.id)
     except ReleaserError:
         return "unknown"
     return f"live: {live.id} ({live.version})" if live else "no deploy is live"
 
 
-def _roll_back(
-    client: RenderClient,
-    plan: DeployPlan,
-    deploy: Deploy,
-    state: WatchState,
-    clock: ServerClock,
-    prober: HealthProber | None,
-    owner: str | None,
-    run: _Run,
-    progress: Progress,
-) -> str:
+def _roll_back(run: _Run, deploy: Deploy, state: WatchState) -> str:
     """The one automatic rollback of a run; its own result is watched but never acted upon."""
-    service, previous = plan.service, plan.previous
-    if not plan.options.rollback or previous is None:
+    client, clock = run.client, run.clock
+    service, previous = run.plan.service, run.plan.previous
+    if not run.plan.options.rollback or previous is None:
         why = (
             "--no-rollback was given"
             if previous is not None
             else "there is nothing to roll back to"
         )
         run.actions.append(f"did not roll back: {why}")
-        run.state_now = _live_now(client, service)
+        run.state_now = _live_now(run)
         return "not_back"
     summary = RollbackSummary(
         deploy_id=None, to_deploy_id=previous.id, to_version=previous.version, outcome="not_started"
     )
     run.rollback = summary
-    progress(f"{state.reason}: rolling back to {previous.id} ({previous.version})")
+    run.progress(f"{state.reason}: rolling back to {previous.id} ({previous.version})")
     try:
         if (service.auto_deploy or "yes") != "no":
             disable_autodeploy(client, service)
@@ -454,20 +457,13 @@ def _roll_back(
     except ReleaserError as exc:
         summary.outcome, summary.detail = "failed", exc.message
         run.actions.append(f"rollback to {previous.id} FAILED to start: {exc.message}")
-        run.state_now = _live_now(client, service)
+        run.state_now = _live_now(run)
         return "not_back"
     summary.deploy_id = rollback.id
     run.actions.append(f"rolled back to {previous.id} ({previous.version}) as {rollback.id}")
     started = clock.now()
-    observer = Observer(client, service.id, owner, rollback, started, prober, plan.secrets)
-    rules = WatchRules(
-        timeout=ROLLBACK_TIMEOUT,
-        soak=ROLLBACK_SOAK,
-        probing=prober is not None,
-        extra_patterns=tuple(plan.rules.startup_error_patterns),
-    )
     try:
-        result = watch(observer, rules, clock, started=started, progress=progress)
+        _, result = run.watch(rollback, started, timeout=ROLLBACK_TIMEOUT, soak=ROLLBACK_SOAK)
     except ApiError as exc:
         summary.outcome, summary.detail = "unknown", exc.message
         run.state_now = "unknown: lost contact with Render while the rollback ran"
@@ -480,27 +476,13 @@ def _roll_back(
     run.state_now = (
         f"live: {rollback.id} (rollback to {previous.version}), {probe}"
         if healthy
-        else _live_now(client, service) + f"; the rollback {result.state.reason}"
+        else _live_now(run) + f"; the rollback {result.state.reason}"
     )
     return "rolled_back" if healthy else "not_back"
 
 
-def _version(result: WatchResult, deploy: Deploy) -> str:
-    return (result.deploy or deploy).version
-
-
-def _report(
-    client: RenderClient,
-    plan: DeployPlan,
-    deploy: Deploy,
-    state: WatchState,
-    outcome: str,
-    run: _Run,
-    requests_before: int,
-    started: float,
-    prober: HealthProber | None,
-) -> DeployReport:
-    service, previous = plan.service, plan.previous
+def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> DeployReport:
+    service, previous = run.plan.service, run.plan.previous
     diagnosis = state.diagnosis
     cause = diagnosis.title if diagnosis else None
     detail = diagnosis.summary if diagnosis else None
@@ -519,7 +501,7 @@ def _report(
         outcome=outcome,
         exit_code=OUTCOME_EXIT[outcome],
         summary=_summary(outcome, deploy, state, previous, run),
-        deployed=plan.options.what,
+        deployed=run.plan.options.what,
         deploy_id=deploy.id,
         deploy_version=deploy.version,
         previous_deploy_id=previous.id if previous else None,
@@ -531,16 +513,16 @@ def _report(
         render_reason=state.failure_reason,
         actions=run.actions,
         timings=run.timings,
-        api_requests=client.request_count - requests_before,
-        health_probes=prober.count if prober else 0,
-        health_url=plan.health_url,
+        api_requests=run.client.request_count - run.requests_before,
+        health_probes=run.prober.count if run.prober else 0,
+        health_url=run.plan.health_url,
         rollback=run.rollback,
         undo_command=undo,
         state_now=run.state_now,
         warnings=run.warnings,
         not_undone=not_undone_notes([]) if outcome == "rolled_back" else [],
-        checks=plan.checks,
-        started_at=datetime.fromtimestamp(started, UTC),
+        checks=run.plan.checks,
+        started_at=datetime.fromtimestamp(run.started, UTC),
         finished_at=datetime.fromtimestamp(state.now, UTC),
     )
 
