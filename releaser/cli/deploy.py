@@ -9,6 +9,7 @@ import click
 from releaser.cli.common import output_option, render_client
 
 if TYPE_CHECKING:
+    from releaser.release.deploy import DeployOptions
     from releaser.release.report import DeployReport, RollbackReport
 
 
@@ -47,6 +48,33 @@ def _deploy_options(func: Any) -> Any:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _watch_options(
+    timeout: str,
+    soak: str,
+    no_rollback: bool,
+    skip_checks: bool,
+    *,
+    commit: str | None = None,
+    image: str | None = None,
+    deploy_only: bool = False,
+    clear_cache: bool = False,
+) -> DeployOptions:
+    """DeployOptions from the flags deploy and promote share (and deploy's own)."""
+    from releaser.durations import parse_duration
+    from releaser.release.deploy import DeployOptions
+
+    return DeployOptions(
+        commit=commit,
+        image=image,
+        deploy_only=deploy_only,
+        clear_cache=clear_cache,
+        timeout=parse_duration(timeout, "--timeout"),
+        soak=parse_duration(soak, "--soak"),
+        rollback=not no_rollback,
+        skip_checks=skip_checks,
+    )
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -93,7 +121,7 @@ def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -
 
 def _run_deploy(
     service: str,
-    options_factory: Any,
+    options: DeployOptions,
     *,
     dry_run: bool,
     yes: bool,
@@ -112,9 +140,7 @@ def _run_deploy(
         if promote_from is not None:
             from releaser.release.promote import promotion_options
 
-            options = promotion_options(client, promote_from, svc, options_factory, progress=say)
-        else:
-            options = options_factory()
+            options = promotion_options(client, promote_from, svc, options, progress=say)
         plan = plan_deploy(client, config, svc, options)
         if dry_run:
             _finish_deploy(plan_report(plan, "dry_run"), output, report_path)
@@ -169,24 +195,16 @@ def deploy(
     Example:
       releaser deploy web --commit 1a2b3c4 --soak 2m --report release.md
     """
-    from releaser.durations import parse_duration
-    from releaser.release.deploy import DeployOptions
-
-    timeout_s = parse_duration(timeout, "--timeout")
-    soak_s = parse_duration(soak, "--soak")
-
-    def options() -> DeployOptions:
-        return DeployOptions(
-            commit=commit,
-            image=image,
-            deploy_only=deploy_only,
-            clear_cache=clear_cache,
-            timeout=timeout_s,
-            soak=soak_s,
-            rollback=not no_rollback,
-            skip_checks=skip_checks,
-        )
-
+    options = _watch_options(
+        timeout,
+        soak,
+        no_rollback,
+        skip_checks,
+        commit=commit,
+        image=image,
+        deploy_only=deploy_only,
+        clear_cache=clear_cache,
+    )
     _run_deploy(service, options, dry_run=dry_run, yes=yes, output=output, report_path=report_path)
 
 
@@ -216,25 +234,9 @@ def promote(
     Example:
       releaser promote --from web-staging --to web --yes
     """
-    from releaser.durations import parse_duration
-    from releaser.release.deploy import DeployOptions
-
-    timeout_s = parse_duration(timeout, "--timeout")
-    soak_s = parse_duration(soak, "--soak")
-
-    def options(commit: str | None = None, image: str | None = None) -> DeployOptions:
-        return DeployOptions(
-            commit=commit,
-            image=image,
-            timeout=timeout_s,
-            soak=soak_s,
-            rollback=not no_rollback,
-            skip_checks=skip_checks,
-        )
-
     _run_deploy(
         to_service,
-        options,
+        _watch_options(timeout, soak, no_rollback, skip_checks),
         dry_run=dry_run,
         yes=yes,
         output=output,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from releaser.errors import NegativeVerdict, UsageError
 from releaser.release.deploy import DeployOptions
@@ -17,20 +18,18 @@ from releaser.release.inspect import health_url, live_deploy
 from releaser.render.client import RenderClient
 from releaser.render.models import Deploy, Service
 
-OptionsFactory = Callable[..., DeployOptions]
-
 
 def promotion_options(
     client: RenderClient,
     staging_ref: str,
     prod: Service,
-    make_options: OptionsFactory,
+    options: DeployOptions,
     *,
     progress: Callable[[str], None] = lambda _: None,
     health_path: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeployOptions:
-    """The deploy options that ship staging's live version to ``prod``, or a refusal."""
+    """``options`` set to ship staging's live version to ``prod``, or a refusal."""
     staging = client.resolve_service(staging_ref)
     if staging.id == prod.id:
         raise UsageError("--from and --to name the same service", "Promote between two services")
@@ -43,7 +42,7 @@ def promotion_options(
     _require_healthy(staging, health_path, progress, sleep)
     commit, image = version_to_promote(staging, prod, live)
     progress(f"promoting {live.id} ({live.version}) from {staging.label} to {prod.label}")
-    return make_options(commit=commit, image=image)
+    return replace(options, commit=commit, image=image)
 
 
 def _require_healthy(
