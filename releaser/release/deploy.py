@@ -26,6 +26,7 @@ from releaser.release.report import (
 from releaser.release.rollback import (
     ROLLBACK_SOAK,
     ROLLBACK_TIMEOUT,
+    autodeploy_on,
     disable_autodeploy,
     enable_autodeploy_command,
     find_new_deploy,
@@ -443,7 +444,7 @@ def _roll_back(run: _Run, deploy: Deploy, state: WatchState) -> str:
     run.rollback = summary
     run.progress(f"{state.reason}: rolling back to {previous.id} ({previous.version})")
     try:
-        if (service.auto_deploy or "yes") != "no":
+        if autodeploy_on(service):
             disable_autodeploy(client, service)
             summary.autodeploy_disabled = True
             summary.autodeploy_command = enable_autodeploy_command(service)

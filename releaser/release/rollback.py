@@ -169,6 +169,11 @@ def service_arg(service: Service) -> str:
     return shlex.quote(service.name or service.id)
 
 
+def autodeploy_on(service: Service) -> bool:
+    """Render's default is on: only an explicit "no" is off."""
+    return (service.auto_deploy or "yes") != "no"
+
+
 def plan_rollback(
     client: RenderClient,
     service: Service,
@@ -190,12 +195,11 @@ def plan_rollback(
         if target.created_at and d.created_at and d.created_at > target.created_at
     ]
     config_changes = [d for d in newer if d.trigger == "service_updated"]
-    autodeploy_on = (service.auto_deploy or "yes") != "no"
     plan = RollbackPlan(
         service=service,
         target=target,
         live=live,
-        disable_autodeploy=autodeploy_on and not keep_autodeploy,
+        disable_autodeploy=autodeploy_on(service) and not keep_autodeploy,
         warnings=list(chosen.warnings),
         config_changes=config_changes,
         not_undone=not_undone_notes(config_changes),
@@ -206,7 +210,7 @@ def plan_rollback(
     )
     if plan.disable_autodeploy:
         plan.autodeploy_command = enable_autodeploy_command(service)
-    elif autodeploy_on:
+    elif autodeploy_on(service):
         plan.warnings.append(
             "autodeploy stays on (--keep-autodeploy): the next push will deploy again"
         )
@@ -337,7 +341,7 @@ ROLLBACK_TIMEOUT = 600.0  # a rollback reuses a build: ten minutes is already ve
 def _autodeploy_words(plan: RollbackPlan, done: bool) -> str:
     if plan.disable_autodeploy:
         return "turned off" if done else "will be turned off (the next push would redeploy)"
-    if (plan.service.auto_deploy or "yes") == "no":
+    if not autodeploy_on(plan.service):
         return "already off"
     return "kept on (--keep-autodeploy): the next push deploys again"
 
