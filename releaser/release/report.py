@@ -39,7 +39,7 @@ class RollbackSummary(BaseModel):
     deploy_id: str | None
     to_deploy_id: str
     to_version: str
-    outcome: str  # "healthy", "unhealthy", "failed", "not_started"
+    outcome: str  # "healthy", "failed", "unknown", "not_started"
     detail: str = ""
     autodeploy_disabled: bool = False
     autodeploy_command: str | None = None
