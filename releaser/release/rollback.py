@@ -163,6 +163,7 @@ class RollbackPlan:
     undo_command: str | None = None
     autodeploy_command: str | None = None
     secrets: list[str] = field(default_factory=list, repr=False)  # redacted from log lines
+    startup_error_patterns: tuple[str, ...] = ()  # releaser.toml: judged as deploy judges them
 
 
 def service_arg(service: Service) -> str:
@@ -207,6 +208,7 @@ def plan_rollback(
             f"releaser rollback {service_arg(service)} --to {live.id}" if live is not None else None
         ),
         secrets=service_secrets(client, service, rules or ServiceRules()),
+        startup_error_patterns=tuple(rules.startup_error_patterns) if rules else (),
     )
     if plan.disable_autodeploy:
         plan.autodeploy_command = enable_autodeploy_command(service)
@@ -409,7 +411,12 @@ def execute_rollback(
         started = clock.now()
         owner = log_owner(client, service)
         observer = Observer(client, service.id, owner, deploy, started, prober, plan.secrets)
-        rules = WatchRules(timeout=ROLLBACK_TIMEOUT, soak=ROLLBACK_SOAK, probing=prober is not None)
+        rules = WatchRules(
+            timeout=ROLLBACK_TIMEOUT,
+            soak=ROLLBACK_SOAK,
+            probing=prober is not None,
+            extra_patterns=plan.startup_error_patterns,
+        )
         state = watch(observer, rules, clock, started=started, progress=progress).state
     finally:
         if prober is not None:

@@ -129,3 +129,25 @@ def test_a_refused_rollback_post_is_reported_not_retried(start_sim: Start, run_c
     assert "no longer retained" in result.stderr
     assert len(requests_to(sim, "POST", "/rollback")) == 1
     assert live_of(sim).id == LIVE
+
+
+def test_rollback_watch_uses_the_configured_startup_error_patterns(
+    start_sim: Start, run_cli: Run, tmp_path: object
+) -> None:
+    """During a rollback's watch, a line only releaser.toml's startup_error_patterns
+    recognise is named as a startup error, as deploy names it."""
+    from pathlib import Path
+
+    Path("releaser.toml").write_text(
+        '[services.web]\nstartup_error_patterns = ["license check failed"]\n'
+    )
+    sim = start_sim("demo")
+    sim.queue_behaviour(
+        "web", "crash_loop", log_lines=["FATAL: license check failed, shutting down"]
+    )
+    result = run_cli("rollback", "web", "--to", "previous", "--yes")
+    assert result.exit_code != 0, result.stdout
+    assert not result.stdout.startswith("HEALTHY")
+    assert "license check failed, shutting down  [startup error (releaser.toml pattern)]" in (
+        result.stderr
+    )
