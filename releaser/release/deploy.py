@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from releaser.config import Config, ServiceRules
 from releaser.errors import ApiError, ReleaserError, UsageError
-from releaser.release.envchange import service_secrets
+from releaser.release.envchange import read_service_env, secret_values
 from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber, confirm_healthy
 from releaser.release.inspect import health_url, live_deploy
 from releaser.release.report import (
@@ -100,8 +100,12 @@ def plan_deploy(
     """Everything decided before the first write. Reads only."""
     if sum(bool(x) for x in (options.commit, options.image, options.deploy_only)) > 1:
         raise UsageError("--commit, --image and --deploy-only exclude each other", "Give one")
+    from releaser.release.gonogo import DEPLOY_HISTORY, run_go_no_go
+
     rules = config.rules_for(service.id, service.name)
-    recent = client.list_deploys(service.id, limit=20)
+    # One read of the history and the env serves the plan and go-no-go alike.
+    recent = client.list_deploys(service.id, limit=DEPLOY_HISTORY)
+    env = read_service_env(client, service)
     live = next((d for d in recent if d.status == "live"), None) or live_deploy(client, service.id)
     plan = DeployPlan(
         service=service,
@@ -110,12 +114,18 @@ def plan_deploy(
         previous=live,
         health_url=health_url(service, rules.health_path),
         known_ids=frozenset(d.id for d in recent),
-        secrets=service_secrets(client, service, rules),
+        secrets=secret_values(env, rules),
     )
     if not options.skip_checks:
-        from releaser.release.gonogo import run_go_no_go
-
-        verdict = run_go_no_go(client, service, config, commit=options.commit, image=options.image)
+        verdict = run_go_no_go(
+            client,
+            service,
+            config,
+            commit=options.commit,
+            image=options.image,
+            deploys=recent,
+            env=env,
+        )
         plan.checks = [
             CheckLine(name=c.name, status=c.status, detail=c.detail) for c in verdict.checks
         ]

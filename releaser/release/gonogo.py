@@ -520,12 +520,20 @@ def run_go_no_go(
     image: str | None = None,
     env_file: Path | None = None,
     cwd: Path | None = None,
+    deploys: list[Deploy] | None = None,
+    env: ServiceEnv | None = None,
 ) -> GoNoGoReport:
-    """Every check, in order; API trouble raises (exit 3), bad input raises (exit 2)."""
+    """Every check, in order; API trouble raises (exit 3), bad input raises (exit 2).
+
+    ``deploys`` (newest first, at least DEPLOY_HISTORY of them when there are that many) and
+    ``env`` let a caller that already read them (deploy) avoid reading them twice.
+    """
     rules = config.rules_for(service.id, service.name)
     local = read_env_file(env_file) if env_file else None  # bad file: exit 2 before any call
-    deploys = client.list_deploys(service.id, limit=DEPLOY_HISTORY)
-    env = read_service_env(client, service)
+    if deploys is None:
+        deploys = client.list_deploys(service.id, limit=DEPLOY_HISTORY)
+    if env is None:
+        env = read_service_env(client, service)
     effective = env.effective()
     checks = [
         check_service(service),
