@@ -5,35 +5,18 @@ Data goes to stdout (one JSON document with ``-o json``); talk goes to stderr.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import click
 
-
-def fingerprint(value: str) -> str:
-    """A short, non-reversible tag so two masked values can be compared by eye."""
-    return hashlib.sha256(("releaser:" + value).encode()).hexdigest()[:6]
-
-
-def mask(value: str | None) -> str:
-    """What we show instead of a secret: never the value, only its length and a fingerprint."""
-    if value is None:
-        return "(unset)"
-    if value == "":
-        return "(empty)"
-    return f"****** (len {len(value)}, fp {fingerprint(value)})"
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every known secret in free text (log lines, error bodies) with a mask."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "******")
-    return text
+# The one masking and redaction code, re-exported where output is made.
+from releaser.redaction import fingerprint as fingerprint
+from releaser.redaction import mask as mask
+from releaser.redaction import redact as redact
 
 
 def _default(obj: Any) -> Any:

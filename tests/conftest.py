@@ -13,11 +13,15 @@ _LEAKY_PREFIXES = ("RENDER_", "AWS_", "PG", "RELEASER_CONFIG")
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def clean_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """A developer's shell (RENDER_*, AWS_*, PG*) must never leak into a test."""
     for name in list(os.environ):
         if name.startswith(_LEAKY_PREFIXES):
             monkeypatch.delenv(name, raising=False)
+    # The fingerprint key lives in the user's config folder: never the developer's real one.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
     # Commands read ./releaser.toml by default: run each test in an empty directory.
     monkeypatch.chdir(tmp_path)
 

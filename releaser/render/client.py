@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from releaser import __version__
 from releaser.errors import EXIT_USAGE, ApiError, EnvironmentProblem, NotFoundError, UsageError
+from releaser.redaction import redact
 from releaser.render.models import (
     Deploy,
     EnvGroup,
@@ -94,12 +95,13 @@ def _parse_retry_after(response: httpx.Response, now: float) -> float | None:
 
 
 def _error_message(response: httpx.Response) -> str:
+    """Render's own words about an error, safe to print (it may echo what we sent)."""
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:200]
+        return redact(response.text.strip()[:200])
     if isinstance(body, dict):
-        return str(body.get("message") or body.get("error") or "").strip()
+        return redact(str(body.get("message") or body.get("error") or "").strip())
     return ""
 
 

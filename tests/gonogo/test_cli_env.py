@@ -38,7 +38,7 @@ def test_diff_reports_by_key_with_masked_values(start: Callable[..., Any], run_c
     assert rows["LOCAL_ONLY"]["status"] == "missing on Render"
     assert rows["SECRET_KEY"]["status"] == "only on Render"
     assert rows["WEB_CONCURRENCY"]["status"] == "differs"
-    assert rows["WEB_CONCURRENCY"]["local"].startswith("****** (len 1, fp ")
+    assert rows["WEB_CONCURRENCY"]["local"] == "****** (len 1)"  # too short for a fingerprint
     assert rows["PYTHON_VERSION"]["status"] == "same"
     table = run_cli("env", "diff", "web", "--env-file", ".env")
     assert "differs" in table.stdout and "keys differ." in table.stdout
