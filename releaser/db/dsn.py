@@ -93,13 +93,24 @@ def _norm_host(host: str) -> str:
 
 
 def looks_like_dsn(text: str) -> bool:
-    return bool(re.match(r"^postgres(ql)?://", text)) or bool(re.search(r"\w\s*=\s*\S", text))
+    # Anything URL-like counts, so a mistyped scheme ("postgresq://") is refused as a bad
+    # DSN instead of being sent to the Render API as a database name.
+    return "://" in text or "@" in text or bool(re.search(r"\w\s*=\s*\S", text))
 
 
 def parse_dsn(text: str, label: str = "") -> Dsn:
     """Parse a URL or key=value DSN; a malformed one is bad input (exit 2), shown masked."""
     from psycopg.conninfo import conninfo_to_dict
 
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.\-]*)://", text)
+    if (scheme and scheme.group(1).lower() not in ("postgres", "postgresql")) or (
+        not scheme and "://" in text
+    ):
+        raise UsageError(
+            "the connection string's scheme is not postgresql:// or postgres://",
+            "Use postgresql://user:password@host:5432/dbname (the value is not shown: "
+            "it may hold a password)",
+        )
     try:
         params = conninfo_to_dict(text)
     except Exception as exc:  # psycopg.ProgrammingError; message may quote the DSN
@@ -113,8 +124,10 @@ def parse_dsn(text: str, label: str = "") -> Dsn:
     try:
         port = int(str(params.get("port") or DEFAULT_PORT).split(",")[0])
     except ValueError:
+        # Never quote the DSN: an unusual password defeats any attempt to cut it out.
+        where = f" of {label}" if label and not looks_like_dsn(label) else ""
         raise UsageError(
-            f"the port in {_mask_text(text)} is not a number", "Fix the DSN's port"
+            f"the port in the connection string{where} is not a number", "Fix the DSN's port"
         ) from None
     user = str(params.get("user") or "")
     dbname = str(params.get("dbname") or user or "postgres")
@@ -136,11 +149,6 @@ def _password_guess(text: str) -> str:
         return match.group(1)
     match = re.search(r"password\s*=\s*(\S+)", text)
     return match.group(1) if match else ""
-
-
-def _mask_text(text: str) -> str:
-    password = _password_guess(text)
-    return redact(text, [password]) if password else text
 
 
 def resolve_env(text: str) -> str:

@@ -102,7 +102,8 @@ def parse_env_text(text: str, path: Path) -> EnvFile:
             )
         if binding.value is None:
             raise ConfigError(
-                f"{path}:{line}: {binding.key} has no '='",
+                # Not naming the "key": a line without '=' is often a pasted value.
+                f"{path}:{line}: this line has no '='",
                 "Write KEY=value (KEY= for an empty value)",
             )
         entries.append(

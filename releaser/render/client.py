@@ -105,6 +105,56 @@ def _error_message(response: httpx.Response) -> str:
     return ""
 
 
+def check_api_key(key: str) -> None:
+    """An API key is one token of printable ASCII; anything else is refused, never shown.
+
+    A newline or a space inside would otherwise split the Authorization header (or be sent
+    as part of it): a pasted key with its neighbour's text is a usage error, not a request.
+    """
+    if not re.fullmatch(r"[\x21-\x7e]+", key):
+        raise UsageError(
+            "RENDER_API_KEY is not one printable token (it contains a space, a newline or "
+            "another non-printable character)",
+            'Export the key alone, e.g. RENDER_API_KEY="$(cat key-file)"; nothing was sent',
+        )
+
+
+def check_api_url(url: str) -> None:
+    """https anywhere; plain http only to this machine (the simulator), never the network.
+
+    Over plain http the API key travels in cleartext to whoever is on the path.
+    """
+    from ipaddress import ip_address
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise UsageError(
+            f"RENDER_API_URL {redact(url)!r} is not an http(s) URL",
+            f"Set it to a URL like {DEFAULT_API_URL}, or unset it",
+        )
+    if parts.username or parts.password:
+        raise UsageError(
+            "RENDER_API_URL carries a user name or password",
+            "Remove it: the API key in RENDER_API_KEY is the only credential sent",
+        )
+    if parts.scheme == "http":
+        try:
+            loopback = ip_address(host).is_loopback
+        except ValueError:
+            loopback = host.lower() == "localhost"
+        if not loopback:
+            raise UsageError(
+                f"RENDER_API_URL uses plain http:// to {host}, which would send the API key "
+                "in cleartext",
+                "Use https://, or http:// only to 127.0.0.1, ::1 or localhost (the simulator)",
+            )
+
+
 class RenderClient:
     def __init__(
         self,
@@ -143,12 +193,9 @@ class RenderClient:
                 "Create a key in the Render dashboard (Account Settings > API Keys) and "
                 "export RENDER_API_KEY=..., or run 'releaser sim serve' and export what it prints",
             )
+        check_api_key(key)
         url = os.environ.get("RENDER_API_URL", "").strip() or DEFAULT_API_URL
-        if not re.match(r"^https?://[^\s/]+", url):
-            raise UsageError(
-                f"RENDER_API_URL {url!r} is not an http(s) URL",
-                f"Set it to a URL like {DEFAULT_API_URL}, or unset it",
-            )
+        check_api_url(url)
         owner = os.environ.get("RENDER_OWNER_ID", "").strip() or None
         return cls(key, url, owner_id=owner, **kwargs)
 

@@ -135,3 +135,54 @@ def test_malformed_api_url_is_exit_2(run_cli: Run, monkeypatch: pytest.MonkeyPat
     result = run_cli("services")
     assert result.exit_code == 2
     assert "RENDER_API_URL 'api.render.com' is not an http(s) URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.render.com/v1",
+        "http://10.0.0.5:8080/v1",
+        "http://127.0.0.1.evil.example/v1",
+        "http://[::ffff:8.8.8.8]/v1",
+        "ftp://127.0.0.1/v1",
+        "https://user:pw@api.render.com/v1",
+    ],
+)
+def test_api_url_plain_http_only_to_loopback(
+    run_cli: Run, monkeypatch: pytest.MonkeyPatch, url: str, unused_port: int
+) -> None:
+    """Plain http (the key in cleartext) to anything but this machine is exit 2, no request."""
+    monkeypatch.setenv("RENDER_API_KEY", "rnd_test")
+    monkeypatch.setenv("RENDER_API_URL", url)
+    result = run_cli("services")
+    assert result.exit_code == 2, result.stderr
+    assert "cannot connect" not in result.stderr
+    assert "pw" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "[::1]", "localhost"])
+def test_api_url_plain_http_to_loopback_is_allowed(
+    run_cli: Run, monkeypatch: pytest.MonkeyPatch, host: str, unused_port: int
+) -> None:
+    """The simulator's http://127.0.0.1 (any loopback form) is accepted: the request is made."""
+    monkeypatch.setenv("RENDER_API_KEY", "rnd_test")
+    monkeypatch.setenv("RENDER_API_URL", f"http://{host}:{unused_port}/v1")
+    result = run_cli("services")
+    assert result.exit_code == 3, result.stderr  # nothing listens there: a connect error
+    assert "cannot connect" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key", ["rnd_abc\nrnd_def", "rnd_abc def", "rnd_abc\x7f", "rnd_\u00e9toile", "rnd\x1b[2J"]
+)
+def test_api_key_not_one_printable_token_is_refused_unseen(
+    sim: Any, run_cli: Run, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """A key with a newline, space or non-printable character: exit 2, no request, not shown."""
+    monkeypatch.setenv("RENDER_API_KEY", key)
+    result = run_cli("services")
+    assert result.exit_code == 2, result.stderr
+    assert "RENDER_API_KEY is not one printable token" in result.stderr
+    assert "rnd_abc" not in result.stderr and "toile" not in result.stderr
+    assert sim.requests == []

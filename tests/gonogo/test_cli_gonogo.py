@@ -144,7 +144,7 @@ def test_bad_inputs_exit_2_with_file_and_line(start: Callable[..., Any], run_cli
     result = run_cli("go-no-go", "web", "--env-file", ".env")
     assert (result.exit_code, result.stderr) == (
         2,
-        "Error: .env:2: B has no '='. Write KEY=value (KEY= for an empty value)\n",
+        "Error: .env:2: this line has no '='. Write KEY=value (KEY= for an empty value)\n",
     )
     Path("releaser.toml").write_text('[services.web.types]\nA = "int"\nB = "jsonlist"\n')
     result = run_cli("go-no-go", "web")

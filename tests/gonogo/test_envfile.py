@@ -28,12 +28,14 @@ def test_values_are_not_interpolated(tmp_path: Path) -> None:
 
 
 def test_key_without_equals_names_file_and_line(tmp_path: Path) -> None:
-    """A line with a key and no '=' is an error naming the file and line, not a silent skip."""
+    """A line with no '=' is an error naming the file and line, never the line's text
+    (often a pasted secret value)."""
     path = tmp_path / ".env"
-    path.write_text("A=1\n\nSECRET_KEY\n")
+    path.write_text("A=1\n\nhdSx5ihvrkSkt4NaihT3tM50YkV63bAcr_KJO06fBg\n")
     with pytest.raises(ConfigError) as err:
         read_env_file(path)
-    assert err.value.one_line().startswith(f"{path}:3: SECRET_KEY has no '='.")
+    assert err.value.one_line().startswith(f"{path}:3: this line has no '='.")
+    assert "hdSx5" not in err.value.one_line()
     assert err.value.exit_code == 2
 
 

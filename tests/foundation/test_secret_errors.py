@@ -1,0 +1,46 @@
+"""Errors name what is wrong and never repeat a secret value (issue 11, item 9)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+
+Run = Callable[..., Result]
+PASSWORD = "p@ss:w/rd#Zq8v"
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        f"postgresql://app:{PASSWORD}@db.internal:54x2/main",  # port error, unusual password
+        f"host=db.internal port=abc password='{PASSWORD}' dbname=main",
+        f"postgresq://app:{PASSWORD}@db.internal:5432/main",  # mistyped scheme
+        f"postgress://app:{PASSWORD}@db.internal/main",
+    ],
+)
+def test_bad_dsn_is_refused_without_echo_and_never_sent_to_render(
+    sim: Any, run_cli: Run, dsn: str, tmp_path: Path
+) -> None:
+    """A malformed DSN is exit 2 naming the problem; the password is not shown and no
+    request reaches Render (a mistyped scheme is not looked up as a database name)."""
+    result = run_cli("db", "snapshot", dsn, "--to", (tmp_path / "store").as_uri())
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("Error: ")
+    for part in (PASSWORD, "p@ss", "w/rd", "Zq8v"):
+        assert part not in result.stdout + result.stderr
+    assert sim.requests == []
+
+
+def test_dsn_errors_do_not_echo_in_env_var_form(
+    sim: Any, run_cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The same through env:VAR: the error names the variable, not its value."""
+    monkeypatch.setenv("SOURCE_DSN", f"postgresql://app:{PASSWORD}@db:5x/main")
+    result = run_cli("db", "snapshot", "env:SOURCE_DSN", "--to", (tmp_path / "s").as_uri())
+    assert result.exit_code == 2
+    assert "env:SOURCE_DSN" in result.stderr
+    assert "Zq8v" not in result.stderr
