@@ -1,9 +1,10 @@
 """Changing a service's env vars without surprises: read, merge, plan, back up, write.
 
-Render's ``PUT /services/{id}/env-vars`` replaces ALL of a service's variables, so a change is
-always computed as a full target set from the current one: a variable nobody asked to drop is
-carried over. Before any write, the current variables go to a 0600 backup file that
-``env restore`` reads back. Dry runs stop after the plan, in here, not in the CLI.
+Writes go key by key (``PUT``/``DELETE /services/{id}/env-vars/{key}``), never through the
+``PUT /services/{id}/env-vars`` that replaces ALL variables: a value that came back null or a
+listing short by a page can then never drop a variable nobody named. Before any write, the
+current variables go to a 0600 backup file that ``env restore`` reads back. Dry runs stop
+after the plan, in here, not in the CLI.
 
 Values live only in the ``target`` mappings handed to Render and in backup files; plans,
 results and errors carry keys, lengths and fingerprints.
@@ -46,6 +47,7 @@ class EnvSourceVar(BaseModel):
 class ServiceEnv(BaseModel):
     service_vars: dict[str, str] = Field(repr=False)
     groups: list[tuple[str, dict[str, str]]] = Field(repr=False)  # (group name, vars)
+    null_keys: list[str] = Field(default_factory=list)  # service vars Render listed without value
 
     def effective(self) -> dict[str, str]:
         """What the running service gets: group values, overridden by the service's own."""
@@ -119,11 +121,15 @@ def as_values(env_vars: Iterable[EnvVar]) -> dict[str, str]:
 
 
 def read_service_env(client: RenderClient, service: Service) -> ServiceEnv:
-    own = as_values(client.list_env_vars(service.id))
+    listed = client.list_env_vars(service.id)
     groups = [
         (g.name or g.id, as_values(g.env_vars or [])) for g in client.linked_env_groups(service.id)
     ]
-    return ServiceEnv(service_vars=own, groups=groups)
+    return ServiceEnv(
+        service_vars=as_values(listed),
+        groups=groups,
+        null_keys=sorted(v.key for v in listed if v.value is None),
+    )
 
 
 # --- parsing assignments -----------------------------------------------------------------
@@ -264,6 +270,12 @@ def prepare_restore(service: Service, env: ServiceEnv, backup: EnvBackup) -> Pre
             f"the backup is of service {backup.service_id}, not {service.id}",
             "Restore it onto the service it was taken from, or pick the right backup file",
         )
+    if env.null_keys:
+        raise EnvironmentProblem(
+            f"Render listed {', '.join(env.null_keys)} without a value, so the current "
+            "variables are not known for sure",
+            "Nothing was written; try again, and check the service in the Render dashboard",
+        )
     current = dict(env.service_vars)
     target = {v.key: v.value for v in backup.env_vars}
     return PreparedChange(
@@ -371,7 +383,7 @@ def apply_change(
     dry_run: bool = False,
     deploy: bool = False,
 ) -> EnvChangeResult:
-    """Back up, write the full target set, optionally deploy. A dry run makes no writes."""
+    """Back up, write the planned keys one by one, optionally deploy. A dry run writes nothing."""
     result = EnvChangeResult(
         service_id=prepared.service_id,
         service_name=prepared.service_name,
@@ -397,17 +409,7 @@ def apply_change(
         f"{prepared.service_id}' and put them back with 'releaser env restore "
         f"{prepared.service_id} {backup}'"
     )
-    try:
-        answer = client.replace_env_vars(
-            prepared.service_id, [EnvVar(key=k, value=v) for k, v in prepared.target.items()]
-        )
-    except ApiError as exc:
-        exc.advice = restore_hint
-        raise
-    if answer and as_values(answer) != prepared.target:
-        raise EnvironmentProblem(
-            "Render's answer to the write does not match the variables sent", restore_hint
-        )
+    _write_keys(client, prepared, restore_hint)
     result.written = True
     if deploy:
         try:
@@ -422,3 +424,40 @@ def apply_change(
         result.deploy_id = created.id if created else None
         result.deploy_status = (created.status if created else None) or "queued"
     return result
+
+
+def _write_keys(client: RenderClient, prepared: PreparedChange, restore_hint: str) -> None:
+    """One PUT per added or changed key, one DELETE per removed key, then read back.
+
+    After a failed write nothing more is written (its outcome may be unknown): the error
+    says how many keys went through and how to put the backup back.
+    """
+    plan = prepared.plan
+    steps: list[tuple[str, str | None]] = [
+        (k, prepared.target[k]) for k in [*plan.added, *plan.changed]
+    ]
+    steps += [(k, None) for k in plan.removed]
+    for done, (key, value) in enumerate(steps):
+        try:
+            if value is None:
+                client.delete_env_var(prepared.service_id, key)
+            else:
+                client.set_env_var(prepared.service_id, key, value)
+        except ApiError as exc:
+            exc.message = (
+                f"writing {key} failed after {done} of {len(steps)} change(s) went through: "
+                f"{exc.message}"
+            )
+            exc.advice = restore_hint
+            raise
+    after = as_values(client.list_env_vars(prepared.service_id))
+    wrong = sorted(
+        key
+        for key, value in steps
+        if (after.get(key) != value if value is not None else key in after)
+    )
+    if wrong:
+        raise EnvironmentProblem(
+            f"after the write, Render shows different values for {', '.join(wrong)}",
+            restore_hint,
+        )

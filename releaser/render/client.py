@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -153,6 +154,13 @@ def check_api_url(url: str) -> None:
                 "in cleartext",
                 "Use https://, or http:// only to 127.0.0.1, ::1 or localhost (the simulator)",
             )
+
+
+def _incomplete(service_id: str, why: str) -> ApiError:
+    return ApiError(
+        f"the env var listing of {service_id} looks incomplete ({why})",
+        "Nothing was written; try again, and report this if it persists",
+    )
 
 
 class RenderClient:
@@ -474,16 +482,55 @@ class RenderClient:
     # --- env vars and groups ---------------------------------------------------------
 
     def list_env_vars(self, service_id: str) -> list[EnvVar]:
-        return list(self._paginate(f"/services/{service_id}/env-vars", "envVar", EnvVar))
+        """Every variable set on the service, read to the end.
 
-    def replace_env_vars(self, service_id: str, env_vars: list[EnvVar]) -> list[EnvVar]:
-        """PUT replaces ALL of a service's variables: callers must pass the full set."""
-        body = [{"key": v.key, "value": v.value or ""} for v in env_vars]
+        A page shorter than asked for is not taken as the end: reading goes on from the last
+        cursor until Render answers an empty page. A cursor that does not move on, a page
+        without cursors or a key seen twice means the listing cannot be trusted: ApiError
+        (exit 3), never a short list that a write could act on.
+        """
+        path = f"/services/{service_id}/env-vars"
+        found: list[EnvVar] = []
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            page = self._get_json(path, {"limit": PAGE_LIMIT, "cursor": cursor})
+            if not isinstance(page, list):
+                raise ApiError(f"unexpected response from {path}: not a list", "Report this")
+            if not page:
+                return found
+            for item in page:
+                var = self._model(
+                    EnvVar, item.get("envVar", item) if isinstance(item, dict) else item, path
+                )
+                if var.key in seen:
+                    raise _incomplete(service_id, f"{var.key} came back twice")
+                seen.add(var.key)
+                found.append(var)
+            last = page[-1].get("cursor") if isinstance(page[-1], dict) else None
+            if not last or last == cursor:
+                raise _incomplete(service_id, "the listing's pages do not chain")
+            cursor = last
+
+    def set_env_var(self, service_id: str, key: str, value: str) -> EnvVar | None:
+        """PUT one variable (added or replaced); no other variable is touched."""
         response = self.request(
-            "PUT", f"/services/{service_id}/env-vars", json=body, what=f"service {service_id}"
+            "PUT",
+            f"/services/{service_id}/env-vars/{quote(key, safe='')}",
+            json={"value": value},
+            what=f"service {service_id}",
         )
-        data = response.json() if response.content else []
-        return [self._model(EnvVar, item.get("envVar", item), "PUT env-vars") for item in data]
+        if not response.content:
+            return None
+        return self._model(EnvVar, response.json(), "PUT /services/{id}/env-vars/{key}")
+
+    def delete_env_var(self, service_id: str, key: str) -> None:
+        """DELETE one variable; no other variable is touched."""
+        self.request(
+            "DELETE",
+            f"/services/{service_id}/env-vars/{quote(key, safe='')}",
+            what=f"env var {key} of service {service_id}",
+        )
 
     def list_env_groups(self) -> list[EnvGroup]:
         # /env-groups returns a bare array, without the cursor wrapper of other lists.

@@ -40,11 +40,14 @@ def test_image_checks_over_http(start: Callable[..., Any], run_cli: Run) -> None
 def test_failed_write_names_the_backup(start: Callable[..., Any], run_cli: Run) -> None:
     """A PUT failing with 5xx exits 3; the error names the backup and the restore command."""
     server = start("demo")
-    server.add_fault(method="PUT", path="/services/*/env-vars", status=503, count=1)
+    server.add_fault(method="PUT", path="/services/*/env-vars/*", status=503, count=1)
     result = run_cli("env", "set", "web", "LOG_LEVEL=debug", "--yes", "--backup-dir", "bk")
     assert result.exit_code == 3
     [backup] = Path("bk").iterdir()
-    assert result.stderr.startswith("Error: Render answered 503 on PUT")
+    assert result.stderr.startswith(
+        "Error: writing LOG_LEVEL failed after 0 of 1 change(s) went through: "
+        "Render answered 503 on PUT"
+    )
     assert f"releaser env restore {WEB} {backup}" in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert [r.method for r in writes(server)] == ["PUT"]  # never retried blindly
