@@ -245,3 +245,27 @@ def mask(value: str | None) -> str:
         return "(empty)"
     tag = fingerprint(value)
     return f"{MASK} (len {len(value)}, fp {tag})" if tag else f"{MASK} (len {len(value)})"
+
+
+# --- values that are credentials by their look --------------------------------------------
+
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_\-.~:]{20,}")
+_HEX = re.compile(r"[0-9a-fA-F]{32,}")
+
+
+def looks_like_credential(value: str) -> bool:
+    """Whether a value is a credential by its shape, whatever its key is called.
+
+    libpq strings with a password, PEM private keys, and long random tokens (mixed-case
+    letters with digits, like base64 or API keys, or 32+ hex digits). A URL with a password
+    is not masked whole: ``redact`` masks just its password.
+    """
+    text = value.strip()
+    if "PRIVATE KEY-----" in text or re.search(r"(?i)\bpassword\s*=", text):
+        return True
+    if not _TOKEN.fullmatch(text) or "://" in text:
+        return False
+    if _HEX.fullmatch(text):
+        return True
+    has_digit = any(c.isdigit() for c in text)
+    return has_digit and any(c.islower() for c in text) and any(c.isupper() for c in text)

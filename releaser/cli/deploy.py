@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from releaser.cli.common import output_option, render_client
+from releaser.cli.common import check_confirmable, confirm_write, output_option, render_client
 
 if TYPE_CHECKING:
     from releaser.release.deploy import DeployOptions
@@ -77,23 +77,6 @@ def _watch_options(
     )
 
 
-def _confirm(question: str, yes: bool) -> None:
-    """Ask on a terminal; without one, demand --yes rather than guess."""
-    import sys
-
-    from releaser.errors import NegativeVerdict, UsageError
-
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise UsageError(
-            "this changes a live service and there is no terminal to confirm on",
-            "Pass --yes to confirm non-interactively, or --dry-run to see the plan",
-        )
-    if not click.confirm(question, default=False, err=True):
-        raise NegativeVerdict("not confirmed", "Nothing was changed")
-
-
 def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -> None:
     """Print the report, write the markdown, and exit with the report's code."""
     from pathlib import Path
@@ -134,6 +117,8 @@ def _run_deploy(
     from releaser.release.deploy import execute_deploy, plan_deploy, plan_report
     from releaser.release.watch import ServerClock
 
+    if not dry_run:
+        check_confirmable(yes)  # exit 2 before any request, not after the checks
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
@@ -150,7 +135,7 @@ def _run_deploy(
             _finish_deploy(report, output, report_path)
             return
         previous = f" (rollback target {plan.previous.id})" if plan.previous else ""
-        _confirm(f"Deploy {options.what} to {svc.label}{previous}?", yes)
+        confirm_write(f"Deploy {options.what} to {svc.label}{previous}?", yes=yes)
         clock = ServerClock(client.server_now)
         report = execute_deploy(client, plan, clock, progress=say)
     _finish_deploy(report, output, report_path)
@@ -300,6 +285,8 @@ def rollback(
     from releaser.release.rollback import execute_rollback, plan_rollback, rollback_report
     from releaser.release.watch import ServerClock
 
+    if not dry_run:
+        check_confirmable(yes)  # exit 2 before any request
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
@@ -309,7 +296,9 @@ def rollback(
             _finish_rollback(rollback_report(plan), output)
             return
         live = f" from {plan.live.id}" if plan.live else ""
-        _confirm(f"Roll {svc.label} back{live} to {plan.target.id} ({plan.target.version})?", yes)
+        confirm_write(
+            f"Roll {svc.label} back{live} to {plan.target.id} ({plan.target.version})?", yes=yes
+        )
         clock = ServerClock(client.server_now)
         report = execute_rollback(
             client, plan, clock, wait=not no_wait, health_path=rules.health_path, progress=say

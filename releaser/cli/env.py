@@ -37,9 +37,24 @@ _deploy_option = click.option(
 def env() -> None:
     """Inspect and change a service's environment variables safely.
 
-    Values are never printed: secrets show as length and fingerprint.
-    Render's API replaces ALL variables on write; 'env set' merges, shows the plan,
-    and saves a backup (mode 0600, it holds secrets) before writing.
+    \b
+    What is shown (list, get, diff, plans, JSON):
+      - keys, where each comes from (service or env group), and plain values;
+      - masked as '****** (len N, fp XXXXXXXX)': a value whose key contains SECRET,
+        KEY, TOKEN, PASSWORD or PASS or is listed under secrets in releaser.toml, and
+        any value that looks like a credential: a libpq string with password=, a PEM
+        private key, a long random token (mixed-case letters and digits, or 32+ hex);
+      - inside other values: a URL's password (also one containing '@'), known
+        secrets, bearer tokens and key=value credentials are replaced by ******;
+      - fp is a keyed hash (per-machine key in ~/.config/releaser, 0600), the same
+        value gives the same fp on this machine; values under 12 characters get none;
+      - control characters show as \\x1b, \\r, ...; long values are cut at 80.
+    env diff masks every value. Only 'env get KEY --reveal' on a terminal prints one.
+
+    \b
+    Writes (set, unset, restore) change only the keys they name, one request per key,
+    show the plan, ask for confirmation on a terminal (--yes in CI), and first save
+    the previous variables to a backup (mode 0600: it holds secrets).
 
     \b
     Example:
@@ -69,13 +84,13 @@ def env_list(service: str, output: str) -> None:
         service_env = read_service_env(client, svc)
     rules = config.rules_for(svc.id, svc.name)
     env_rows = service_env.rows()  # every value, overridden group ones too
-    secrets = [r.value for r in env_rows if rules.is_secret(r.key)]
+    secrets = [r.value for r in env_rows if is_masked(r.key, r.value, rules)]
     rows = [
         {
             "key": row.key,
             "source": row.source,
             "overridden": row.overridden,
-            "secret": rules.is_secret(row.key),
+            "secret": is_masked(row.key, row.value, rules),
             "value": shown_value(row.key, row.value, rules, secrets),
         }
         for row in env_rows
@@ -94,17 +109,77 @@ def env_list(service: str, output: str) -> None:
     click.echo(table(body, ["key", "source", "value"]) if body else f"No variables on {svc.label}.")
 
 
-def shown_value(key: str, value: str, rules: ServiceRules, secrets: list[str]) -> str:
-    """What ``env list`` may show: secrets masked, URL credentials masked, no secret inside."""
-    from releaser.output import mask, redact
-    from releaser.release.values import mask_url_credentials
+def is_masked(key: str, value: str, rules: ServiceRules) -> bool:
+    """A value shown only as length and fingerprint: by its key's name, or by its look."""
+    from releaser.redaction import looks_like_credential
 
-    if rules.is_secret(key):
+    return rules.is_secret(key) or looks_like_credential(value)
+
+
+def shown_value(key: str, value: str, rules: ServiceRules, secrets: list[str]) -> str:
+    """What ``env list`` may show: secrets masked whole, credentials inside masked, no
+    other secret inside, control characters spelled out."""
+    from releaser.output import mask, redact
+
+    if is_masked(key, value, rules):
         return mask(value)
-    shown = mask_url_credentials(value) or value
-    shown = redact(shown, secrets)
-    shown = shown.replace("\r", "").replace("\n", "⏎")
+    shown = redact(value, secrets)
     return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+@env.command("get")
+@click.argument("service")
+@click.argument("key")
+@click.option(
+    "--reveal",
+    is_flag=True,
+    help="Print the value itself; only to a terminal, never into a pipe, file or CI log.",
+)
+@output_option
+def env_get(service: str, key: str, reveal: bool, output: str) -> None:
+    """Show one of SERVICE's variables: masked as in 'env list' unless --reveal.
+
+    \b
+    Example:
+      releaser env get web LOG_LEVEL
+      releaser env get web DATABASE_URL --reveal
+    """
+    from releaser.cli.common import stdout_is_tty
+    from releaser.config import load_config
+    from releaser.errors import NotFoundError, UsageError
+    from releaser.output import print_json
+    from releaser.release.envchange import read_service_env
+
+    if reveal and not stdout_is_tty():
+        raise UsageError(
+            "--reveal prints a secret and the output is not a terminal",
+            "Run it in a terminal; nothing was printed",
+        )
+    config = load_config()
+    with render_client() as client:
+        svc = client.resolve_service(service)
+        service_env = read_service_env(client, svc)
+    rules = config.rules_for(svc.id, svc.name)
+    effective = service_env.effective()
+    if key not in effective:
+        raise NotFoundError(
+            f"{svc.label} has no variable {key!r}", f"List them with 'releaser env list {svc.id}'"
+        )
+    value = effective[key]
+    if reveal:
+        click.echo(value)
+        return
+    secrets = [v for k, v in effective.items() if is_masked(k, v, rules)]
+    row = {
+        "key": key,
+        "source": service_env.sources()[key],
+        "secret": is_masked(key, value, rules),
+        "value": shown_value(key, value, rules, secrets),
+    }
+    if output == "json":
+        print_json(row)
+        return
+    click.echo(row["value"])
 
 
 @env.command("diff")
@@ -196,9 +271,8 @@ def env_set(
       releaser env set web LOG_LEVEL=debug FEATURE_X=on --dry-run
       releaser env set web --from-file .env.production --unset OLD_KEY --yes --deploy
     """
-    from releaser.config import load_config
     from releaser.errors import UsageError
-    from releaser.release.envchange import parse_assignments, prepare_set, read_service_env
+    from releaser.release.envchange import parse_assignments
     from releaser.release.envfile import read_env_file
 
     sets: dict[str, str] = {}
@@ -209,11 +283,83 @@ def env_set(
         raise UsageError(
             "nothing to change", "Pass KEY=VALUE arguments, --from-file FILE or --unset KEY"
         )
+    _change(
+        service,
+        sets,
+        list(unset),
+        dry_run=dry_run,
+        yes=yes,
+        deploy=deploy,
+        force=force,
+        backup_dir=backup_dir,
+        output=output,
+    )
+
+
+@env.command("unset")
+@click.argument("service")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@_dry_run_option
+@_yes_option
+@_deploy_option
+@_backup_dir_option
+@output_option
+def env_unset(
+    service: str,
+    keys: tuple[str, ...],
+    dry_run: bool,
+    yes: bool,
+    deploy: bool,
+    backup_dir: Path | None,
+    output: str,
+) -> None:
+    """Remove KEY... from SERVICE; every other variable stays.
+
+    Same as 'env set SERVICE --unset KEY': plan, confirmation, backup, then one
+    DELETE per key.
+
+    \b
+    Example:
+      releaser env unset web OLD_FLAG LEGACY_URL --dry-run
+    """
+    _change(
+        service,
+        {},
+        list(keys),
+        dry_run=dry_run,
+        yes=yes,
+        deploy=deploy,
+        force=False,
+        backup_dir=backup_dir,
+        output=output,
+    )
+
+
+def _change(
+    service: str,
+    sets: dict[str, str],
+    unsets: list[str],
+    *,
+    dry_run: bool,
+    yes: bool,
+    deploy: bool,
+    force: bool,
+    backup_dir: Path | None,
+    output: str,
+) -> None:
+    """Shared by set and unset: plan, refuse bad values, confirm, back up, write."""
+    from releaser.cli.common import check_confirmable
+    from releaser.config import load_config
+    from releaser.errors import UsageError
+    from releaser.release.envchange import prepare_set, read_service_env
+
+    if not dry_run:
+        check_confirmable(yes)  # exit 2 before any request
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
         rules = config.rules_for(svc.id, svc.name)
-        prepared = prepare_set(svc, read_service_env(client, svc), rules, sets, list(unset))
+        prepared = prepare_set(svc, read_service_env(client, svc), rules, sets, unsets)
         _show_plan(prepared, output)
         if prepared.problems and not force:
             raise UsageError(
@@ -257,9 +403,12 @@ def env_restore(
     Example:
       releaser env restore web .releaser/backups/srv-abc123-20250101T120000.000000Z.json --deploy
     """
+    from releaser.cli.common import check_confirmable
     from releaser.release.envchange import prepare_restore, read_backup, read_service_env
 
     backup = read_backup(backup_file)  # bad file: exit 2 before any API call
+    if not dry_run:
+        check_confirmable(yes)
     with render_client() as client:
         svc = client.resolve_service(service)
         prepared = prepare_restore(svc, read_service_env(client, svc), backup)
@@ -305,26 +454,12 @@ def _show_plan(prepared: PreparedChange, output: str) -> None:
         click.echo(f"Warning: {problem}", err=True)
 
 
-def _stdin_is_tty() -> bool:
-    import sys
-
-    return sys.stdin.isatty()
-
-
 def _confirm(prepared: PreparedChange, yes: bool) -> None:
-    from releaser.errors import UsageError
+    from releaser.cli.common import confirm_write
 
-    if yes:
-        return
-    if not _stdin_is_tty():
-        raise UsageError(
-            "not confirmed: stdin is not a terminal, so nothing was written",
-            "Re-run with --yes to apply this plan (or --dry-run to only show it)",
-        )
-    question = f"Write these changes to {prepared.service_name or prepared.service_id}?"
-    if not click.confirm(question, default=False, err=True):
-        click.echo("Nothing written.", err=True)
-        raise click.Abort()
+    confirm_write(
+        f"Write these changes to {prepared.service_name or prepared.service_id}?", yes=yes
+    )
 
 
 def _apply(

@@ -207,11 +207,3 @@ def check_secret(value: str, min_length: int) -> str | None:
     if len(value) < min_length:
         return f"is {len(value)} characters, needs at least {min_length}"
     return None
-
-
-def mask_url_credentials(value: str) -> str | None:
-    """``value`` with any user:password in a URL masked, or None when it has none."""
-    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^@/\s]+)@", value.strip())
-    if not match:
-        return None
-    return value.strip().replace(match.group(2) + "@", "******@", 1)

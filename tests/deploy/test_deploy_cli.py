@@ -146,8 +146,8 @@ def test_without_a_terminal_and_without_yes_it_refuses(start_sim: Start, run_cli
     result = run_cli("deploy", "web", "--skip-checks")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "Error: this changes a live service and there is no terminal to confirm on. "
-        "Pass --yes to confirm non-interactively, or --dry-run to see the plan"
+        "Error: this command writes and there is no terminal to confirm on, so nothing was "
+        "changed. Pass --yes to confirm non-interactively, or --dry-run to see the plan"
     )
     assert writes(sim) == []
 

@@ -24,7 +24,7 @@ def test_list_shows_sources_and_masks_secrets(start: Callable[..., Any], run_cli
     assert rows["SECRET_KEY"]["value"].startswith("****** (len 64, fp ")
     assert rows["WEB_CONCURRENCY"]["value"] == "4"
     assert rows["DATABASE_URL"]["value"] == (
-        "postgresql://******@dpg-7l12w8x43hfpnuskvnmm-a/main_db"
+        "postgresql://main_db_user:******@dpg-7l12w8x43hfpnuskvnmm-a/main_db"
     )
 
 
@@ -69,7 +69,12 @@ def test_set_merges_and_never_drops(start: Callable[..., Any], run_cli: Run) -> 
     expected = {k: v for k, v in before.items() if k != "PYTHON_VERSION"}
     assert after == {**expected, "LOG_LEVEL": "debug", "WEB_CONCURRENCY": "8"}
     assert "The change is live only after a deploy" in result.stderr
-    assert [(r.method, r.path) for r in writes(server)] == [("PUT", f"/v1/services/{WEB}/env-vars")]
+    # Key by key: nothing not named is ever sent, so nothing not named can be dropped.
+    assert [(r.method, r.path) for r in writes(server)] == [
+        ("PUT", f"/v1/services/{WEB}/env-vars/LOG_LEVEL"),
+        ("PUT", f"/v1/services/{WEB}/env-vars/WEB_CONCURRENCY"),
+        ("DELETE", f"/v1/services/{WEB}/env-vars/PYTHON_VERSION"),
+    ]
 
 
 def test_set_saves_a_private_backup_first(start: Callable[..., Any], run_cli: Run) -> None:
@@ -117,8 +122,8 @@ def test_without_tty_and_yes_nothing_is_written(start: Callable[..., Any], run_c
     result = run_cli("env", "set", "web", "LOG_LEVEL=debug")
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: not confirmed: stdin is not a terminal, so nothing was written. "
-        "Re-run with --yes to apply this plan (or --dry-run to only show it)\n"
+        "Error: this command writes and there is no terminal to confirm on, so nothing was "
+        "changed. Pass --yes to confirm non-interactively, or --dry-run to see the plan\n"
     )
     assert writes(server) == []
 
@@ -229,9 +234,10 @@ def test_help_texts_carry_examples(run_cli: Run) -> None:
 def test_terminal_confirmation(start: Callable[..., Any], run_cli: Run, monkeypatch: Any) -> None:
     """On a terminal, env set asks first: 'n' writes nothing, 'y' applies the plan."""
     server = start("demo")
-    monkeypatch.setattr("releaser.cli.env._stdin_is_tty", lambda: True)
+    monkeypatch.setattr("releaser.cli.common.stdin_is_tty", lambda: True)
     declined = run_cli("env", "set", "web", "LOG_LEVEL=debug", input="n\n")
-    assert declined.exit_code == 1 and "Nothing written." in declined.stderr
+    assert declined.exit_code == 1
+    assert declined.stderr.endswith("Error: not confirmed. Nothing was changed\n")
     assert writes(server) == []
     accepted = run_cli("env", "set", "web", "LOG_LEVEL=debug", input="y\n")
     assert accepted.exit_code == 0, accepted.stderr

@@ -118,3 +118,16 @@ def test_restore_puts_back_key_by_key(start: Callable[..., Any], run_cli: Run) -
         ("DELETE", "NEW_ONE"),
         ("PUT", "WEB_CONCURRENCY"),
     ]
+
+
+def test_unset_through_env_unset(start: Callable[..., Any], run_cli: Run) -> None:
+    """'env unset SERVICE KEY...' deletes exactly those keys, with a backup first."""
+    server = start("demo")
+    before = env_of(server)
+    result = run_cli("env", "unset", "web", "PYTHON_VERSION", "--yes", "--backup-dir", "bk")
+    assert result.exit_code == 0, result.stderr
+    assert env_of(server) == {k: v for k, v in before.items() if k != "PYTHON_VERSION"}
+    assert [(r.method, r.path.rsplit("/", 1)[1]) for r in writes(server)] == [
+        ("DELETE", "PYTHON_VERSION")
+    ]
+    assert len(list(Path("bk").iterdir())) == 1

@@ -11,7 +11,6 @@ from releaser.release.values import (
     check_secret,
     check_typed,
     is_placeholder,
-    mask_url_credentials,
 )
 
 GOOD = [
@@ -114,10 +113,3 @@ def test_secret_strength_rules() -> None:
     assert check_secret("a" * 40, 32) == "is one character repeated"
     assert check_secret("k9Qz2LmW4pXa", 32) == "is 12 characters, needs at least 32"
     assert check_secret("ddfa30cbc846ea6f9059e5e5cfcb3c1f4e7d21cb6b02c1", 32) is None
-
-
-def test_url_credentials_are_masked() -> None:
-    """User and password in a URL are hidden; URLs without them are left alone."""
-    masked = mask_url_credentials("postgresql://user:s3cr3t-pw@host/db")
-    assert masked == "postgresql://******@host/db"
-    assert mask_url_credentials("https://acme.example") is None
