@@ -48,9 +48,26 @@ class RecordedRequest:
     fault: bool = False  # a fault rule shaped this answer
 
     def to_json(self) -> dict[str, Any]:
+        """As /_sim/requests shows it: env var values masked like the CLI masks them."""
         data = asdict(self)
         data["at"] = views.iso(self.at)
+        if "/env-vars" in self.path or "/env-groups" in self.path:
+            data["json"] = _mask_values(self.json)
         return data
+
+
+def _mask_values(body: Any) -> Any:
+    """Every ``value`` in a request body as length and fingerprint, never the value."""
+    from releaser.redaction import mask
+
+    if isinstance(body, list):
+        return [_mask_values(item) for item in body]
+    if isinstance(body, dict):
+        return {
+            k: mask(v) if k == "value" and isinstance(v, str) else _mask_values(v)
+            for k, v in body.items()
+        }
+    return body
 
 
 class SimServer:

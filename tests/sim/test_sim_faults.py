@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 import pytest
 from simsupport import WEB, StartSim, client_for
@@ -162,3 +166,18 @@ def test_debug_endpoints_drive_a_simulator_from_another_process(server: SimServe
 
 def _deploy_count(api: httpx.Client) -> int:
     return len(api.get(f"/services/{WEB}/deploys", params={"limit": 100}).json())
+
+
+def test_recorded_requests_mask_env_var_values(sim_factory: Callable[..., Any]) -> None:
+    """/_sim/requests shows which env vars were written, never their values."""
+    server = sim_factory("demo")
+    secret = "n3w-t0ken-Zx81Kq2Lm9Pw4Rt7Yv0Bc3Nd"
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    with httpx.Client(base_url=server.url, headers=headers) as api:
+        api.put(f"/services/{WEB}/env-vars/API_TOKEN", json={"value": secret})
+        api.put(f"/services/{WEB}/env-vars", json=[{"key": "ONLY", "value": secret}])
+    recorded = httpx.get(server.base_url + "/_sim/requests").json()
+    assert secret not in json.dumps(recorded)
+    bodies = [r["json"] for r in recorded]
+    assert bodies[0] == {"value": f"****** (len {len(secret)}, fp {bodies[0]['value'][-9:-1]})"}
+    assert bodies[1][0]["key"] == "ONLY" and bodies[1][0]["value"].startswith("****** (len 34")
