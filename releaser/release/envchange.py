@@ -97,17 +97,20 @@ def secret_values(env: ServiceEnv, rules: ServiceRules) -> list[str]:
     """
     from urllib.parse import urlsplit
 
+    from releaser.redaction import looks_like_credential
+
     found = []
     for key, value in env.effective().items():
-        if rules.is_secret(key):
+        if rules.is_secret(key) or looks_like_credential(value):
             found.append(value)
         elif "://" in value:
             try:
-                password = urlsplit(value).password
+                parts = urlsplit(value)
+                password, user = parts.password, parts.username
             except ValueError:
-                password = None
-            if password:
-                found.append(password)
+                password = user = None
+            # A long user name without a password is a key (Sentry DSNs, git tokens).
+            found += [password or "", user if user and not password and len(user) >= 16 else ""]
     return [v for v in found if v]
 
 
