@@ -17,6 +17,7 @@ import click
 from releaser.redaction import fingerprint as fingerprint
 from releaser.redaction import mask as mask
 from releaser.redaction import redact as redact
+from releaser.redaction import visible
 
 
 def _default(obj: Any) -> Any:
@@ -53,7 +54,9 @@ def table(
 def pairs(rows: Sequence[tuple[str, object]]) -> str:
     """One thing's details as ``key  value`` lines, keys aligned; None shows as ``-``."""
     width = max((len(key) for key, _ in rows), default=0)
-    return "\n".join(f"{key:<{width}}  {'-' if value is None else value}" for key, value in rows)
+    return "\n".join(
+        f"{key:<{width}}  {'-' if value is None else visible(str(value))}" for key, value in rows
+    )
 
 
 def _cell(value: Any) -> str:
@@ -63,7 +66,9 @@ def _cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, datetime):
         return format_time(value)
-    return str(value)
+    # Cells hold other people's text (commit messages, names): no escape sequence in it
+    # may reach the terminal.
+    return visible(str(value))
 
 
 def format_time(value: datetime | None) -> str:

@@ -84,11 +84,12 @@ def serve(
         time_scale=time_scale,
         on_request=None if quiet else _log_request,
     )
-    for mapping in postgres_dsns:
+    for index, mapping in enumerate(postgres_dsns, start=1):
         name, sep, dsn = mapping.partition("=")
         if not sep or not dsn.startswith(("postgres://", "postgresql://")):
             raise UsageError(
-                f"--postgres {mapping!r} is not NAME=postgresql://…",
+                # Not quoted: it may be a DSN with a password.
+                f"--postgres value {index} is not NAME=postgresql://…",
                 "Example: --postgres main-db=postgresql://postgres@127.0.0.1:5432/app",
             )
         try:

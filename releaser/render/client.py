@@ -145,7 +145,9 @@ def check_api_url(url: str) -> None:
         )
     if parts.scheme == "http":
         try:
-            loopback = ip_address(host).is_loopback
+            address = ip_address(host)
+            # 0.0.0.0 and :: reach this machine too ('sim serve --host 0.0.0.0' prints them).
+            loopback = address.is_loopback or address.is_unspecified
         except ValueError:
             loopback = host.lower() == "localhost"
         if not loopback:

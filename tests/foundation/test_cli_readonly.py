@@ -144,6 +144,7 @@ def test_malformed_api_url_is_exit_2(run_cli: Run, monkeypatch: pytest.MonkeyPat
         "http://10.0.0.5:8080/v1",
         "http://127.0.0.1.evil.example/v1",
         "http://[::ffff:8.8.8.8]/v1",
+        "http://192.168.1.20:10000/v1",
         "ftp://127.0.0.1/v1",
         "https://user:pw@api.render.com/v1",
     ],
@@ -161,7 +162,7 @@ def test_api_url_plain_http_only_to_loopback(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "[::1]", "localhost"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "[::1]", "localhost", "0.0.0.0"])
 def test_api_url_plain_http_to_loopback_is_allowed(
     run_cli: Run, monkeypatch: pytest.MonkeyPatch, host: str, unused_port: int
 ) -> None:

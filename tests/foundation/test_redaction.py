@@ -9,6 +9,7 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -140,3 +141,19 @@ def test_fingerprint_key_is_never_written_through_a_symlink(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     assert fingerprint("a-long-enough-secret-value")
     assert not target.exists()
+
+
+def test_tables_show_control_characters_as_text(
+    sim_factory: Callable[..., Any], run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit message with an escape sequence is listed as text by 'history'."""
+    server = sim_factory("demo")
+    monkeypatch.setenv("RENDER_API_URL", server.url)
+    monkeypatch.setenv("RENDER_API_KEY", server.api_key)
+    with server.state.lock:
+        deploy = server.state.service("web").deploys[0]
+        deploy.message = "Fix totals\x1b]0;pwned\x07\rall good"
+    result = run_cli("history", "web")
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    assert "\\x1b]0;pwned" in result.stdout

@@ -44,3 +44,15 @@ def test_dsn_errors_do_not_echo_in_env_var_form(
     assert result.exit_code == 2
     assert "env:SOURCE_DSN" in result.stderr
     assert "Zq8v" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [f"postgresql://app:{PASSWORD}@db/main", f"main-db=postgresq://app:{PASSWORD}@db/main"],
+)
+def test_sim_postgres_mapping_error_does_not_echo_the_dsn(run_cli: Run, mapping: str) -> None:
+    """A malformed --postgres NAME=DSN is exit 2 without quoting the DSN."""
+    result = run_cli("sim", "serve", "--postgres", mapping)
+    assert result.exit_code == 2
+    assert "--postgres value 1 is not NAME=postgresql://" in result.stderr
+    assert "Zq8v" not in result.stderr and "p@ss" not in result.stderr
