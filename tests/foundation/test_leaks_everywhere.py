@@ -8,16 +8,14 @@ with --report files, and none of it may appear in stdout, stderr or a report.
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import pytest
 from click.testing import Result
+from leakforms import ENCODINGS
 
 Run = Callable[..., Result]
 WEB = "srv-hjtl316kyssqmyi4ywa3"  # "web" in the demo scenario
@@ -30,17 +28,6 @@ KNOWN = [
     "7hdSx5ihvrkSkt4NaihT3tM50YkV63bAcr_KJO06fBg",
     "4f1c2e9b7a6d4e0f8a1b2c3d4e5f6a7b",
 ]
-ENCODINGS: dict[str, Callable[[str], str]] = {
-    "raw": lambda s: s,
-    "base64": lambda s: base64.b64encode(s.encode()).decode(),
-    "base64-urlsafe": lambda s: base64.urlsafe_b64encode(s.encode()).decode(),
-    "basic-auth": lambda s: base64.b64encode(f"svc:{s}".encode()).decode(),
-    "url": lambda s: quote(s, safe=""),
-    "url-plus": quote_plus,
-    "json": lambda s: json.dumps(s)[1:-1],
-    "upper": str.upper,
-    "lower": str.lower,
-}
 # Credentials no configuration names: only their shape gives them away.
 UNCONFIGURED = ["UnlistedPw-77x", "QueryPw-88y", "UrlPw@With@At-99z", "BearerTok-66w", "PemBody55v"]
 SHAPE_LINES = [

@@ -3,34 +3,20 @@ and the keyed fingerprint of masked values."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from leakforms import ENCODINGS
 
 from releaser.redaction import fingerprint, mask, redact
 
 SECRET = "Qm9sZC1zdHJvbmctcGFzc3dvcmQtZm9yLXNpbQ+/x&y=z"
-
-ENCODINGS: dict[str, Callable[[str], str]] = {
-    "raw": lambda s: s,
-    "base64": lambda s: base64.b64encode(s.encode()).decode(),
-    "base64-urlsafe": lambda s: base64.urlsafe_b64encode(s.encode()).decode(),
-    "base64 basic auth": lambda s: base64.b64encode(f"admin:{s}".encode()).decode(),
-    "url-encoded": lambda s: quote(s, safe=""),
-    "url-encoded plus": quote_plus,
-    "json-escaped": lambda s: json.dumps(s)[1:-1],
-    "upper": str.upper,
-    "lower": str.lower,
-}
 
 
 def leaked(secret: str, text: str) -> list[str]:
