@@ -158,6 +158,16 @@ def check_api_url(url: str) -> None:
             )
 
 
+def _refuse_connection_string(name: str, what: str) -> None:
+    """A URL or connection string where a name belongs is a mistake, and may hold a
+    password: refused before it is sent to Render as a name, and never repeated."""
+    if "://" in name or "@" in name or re.search(r"(?i)password\s*=", name):
+        raise UsageError(
+            f"{what} looks like a URL or connection string, not a Render name or id",
+            "Pass the name or id ('releaser services' lists them); the value is not shown",
+        )
+
+
 def _incomplete(service_id: str, why: str) -> ApiError:
     return ApiError(
         f"the env var listing of {service_id} looks incomplete ({why})",
@@ -378,6 +388,7 @@ class RenderClient:
 
     def resolve_service(self, name_or_id: str) -> Service:
         """A service by id (``srv-…``) or exact name; a name matching two is an error."""
+        _refuse_connection_string(name_or_id, "SERVICE")
         if SERVICE_ID.match(name_or_id):
             return self.get_service(name_or_id)
         matches = [s for s in self.list_services(name=name_or_id) if s.name == name_or_id]
@@ -638,6 +649,7 @@ class RenderClient:
         return self._model(Postgres, data, "GET /postgres/{id}")
 
     def resolve_postgres(self, name_or_id: str) -> Postgres:
+        _refuse_connection_string(name_or_id, "the database")
         if POSTGRES_ID.match(name_or_id):
             return self.get_postgres(name_or_id)
         matches = [p for p in self.list_postgres(name=name_or_id) if p.name == name_or_id]

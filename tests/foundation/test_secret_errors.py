@@ -56,3 +56,22 @@ def test_sim_postgres_mapping_error_does_not_echo_the_dsn(run_cli: Run, mapping:
     assert result.exit_code == 2
     assert "--postgres value 1 is not NAME=postgresql://" in result.stderr
     assert "Zq8v" not in result.stderr and "p@ss" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["logs", f"postgresq://app:{PASSWORD}@db/main"],
+        ["status", f"https://app:{PASSWORD}@web.example"],
+        ["env", "list", f"host=db password={PASSWORD}"],
+    ],
+)
+def test_a_connection_string_given_as_service_is_never_sent(
+    sim: Any, run_cli: Run, args: list[str]
+) -> None:
+    """A DSN pasted where SERVICE goes: exit 2, not shown, not sent to Render as a name."""
+    result = run_cli(*args)
+    assert result.exit_code == 2, result.stderr
+    assert "SERVICE looks like a URL or connection string" in result.stderr
+    assert "Zq8v" not in result.stderr + result.stdout
+    assert sim.requests == []
