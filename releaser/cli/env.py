@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -283,17 +284,7 @@ def env_set(
         raise UsageError(
             "nothing to change", "Pass KEY=VALUE arguments, --from-file FILE or --unset KEY"
         )
-    _change(
-        service,
-        sets,
-        list(unset),
-        dry_run=dry_run,
-        yes=yes,
-        deploy=deploy,
-        force=force,
-        backup_dir=backup_dir,
-        output=output,
-    )
+    _change(service, sets, list(unset), force, _Write(dry_run, yes, deploy, backup_dir, output))
 
 
 @env.command("unset")
@@ -322,59 +313,30 @@ def env_unset(
     Example:
       releaser env unset web OLD_FLAG LEGACY_URL --dry-run
     """
-    _change(
-        service,
-        {},
-        list(keys),
-        dry_run=dry_run,
-        yes=yes,
-        deploy=deploy,
-        force=False,
-        backup_dir=backup_dir,
-        output=output,
-    )
+    _change(service, {}, list(keys), False, _Write(dry_run, yes, deploy, backup_dir, output))
 
 
 def _change(
-    service: str,
-    sets: dict[str, str],
-    unsets: list[str],
-    *,
-    dry_run: bool,
-    yes: bool,
-    deploy: bool,
-    force: bool,
-    backup_dir: Path | None,
-    output: str,
+    service: str, sets: dict[str, str], unsets: list[str], force: bool, write: _Write
 ) -> None:
     """Shared by set and unset: plan, refuse bad values, confirm, back up, write."""
-    from releaser.cli.common import check_confirmable
     from releaser.config import load_config
     from releaser.errors import UsageError
     from releaser.release.envchange import prepare_set, read_service_env
 
-    if not dry_run:
-        check_confirmable(yes)  # exit 2 before any request
+    write.check_confirmable()
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
         rules = config.rules_for(svc.id, svc.name)
         prepared = prepare_set(svc, read_service_env(client, svc), rules, sets, unsets)
-        _show_plan(prepared, output)
+        _show_plan(prepared, write.output)
         if prepared.problems and not force:
             raise UsageError(
                 f"refusing to write: {'; '.join(prepared.problems)}",
                 "Fix the values, or pass --force to write them anyway; nothing was written",
             )
-        _apply(
-            client,
-            prepared,
-            dry_run=dry_run,
-            yes=yes,
-            deploy=deploy,
-            backup_dir=backup_dir,
-            output=output,
-        )
+        _apply(client, prepared, write)
 
 
 @env.command("restore")
@@ -403,28 +365,37 @@ def env_restore(
     Example:
       releaser env restore web .releaser/backups/srv-abc123-20250101T120000.000000Z.json --deploy
     """
-    from releaser.cli.common import check_confirmable
     from releaser.release.envchange import prepare_restore, read_backup, read_service_env
 
     backup = read_backup(backup_file)  # bad file: exit 2 before any API call
-    if not dry_run:
-        check_confirmable(yes)
+    write = _Write(dry_run, yes, deploy, backup_dir, output)
+    write.check_confirmable()
     with render_client() as client:
         svc = client.resolve_service(service)
         prepared = prepare_restore(svc, read_service_env(client, svc), backup)
         _show_plan(prepared, output)
-        _apply(
-            client,
-            prepared,
-            dry_run=dry_run,
-            yes=yes,
-            deploy=deploy,
-            backup_dir=backup_dir,
-            output=output,
-        )
+        _apply(client, prepared, write)
 
 
-# --- shared by set and restore -------------------------------------------------------------
+# --- shared by set, unset and restore ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Write:
+    """How a write runs: the flags set, unset and restore share."""
+
+    dry_run: bool
+    yes: bool
+    deploy: bool
+    backup_dir: Path | None
+    output: str
+
+    def check_confirmable(self) -> None:
+        """Exit 2 before any request when a real write could not be confirmed."""
+        from releaser.cli.common import check_confirmable
+
+        if not self.dry_run:
+            check_confirmable(self.yes)
 
 
 def _plan_lines(plan: EnvPlan) -> list[str]:
@@ -462,32 +433,23 @@ def _confirm(prepared: PreparedChange, yes: bool) -> None:
     )
 
 
-def _apply(
-    client: RenderClient,
-    prepared: PreparedChange,
-    *,
-    dry_run: bool,
-    yes: bool,
-    deploy: bool,
-    backup_dir: Path | None,
-    output: str,
-) -> None:
+def _apply(client: RenderClient, prepared: PreparedChange, write: _Write) -> None:
     from releaser.release.envchange import DEFAULT_BACKUP_DIR, apply_change
 
     if prepared.plan.empty:
         click.echo("Nothing to change.", err=True)
-    elif dry_run:
+    elif write.dry_run:
         click.echo("Dry run: nothing written.", err=True)
     else:
-        _confirm(prepared, yes)
+        _confirm(prepared, write.yes)
     result = apply_change(
         client,
         prepared,
-        backup_dir=backup_dir or DEFAULT_BACKUP_DIR,
-        dry_run=dry_run,
-        deploy=deploy,
+        backup_dir=write.backup_dir or DEFAULT_BACKUP_DIR,
+        dry_run=write.dry_run,
+        deploy=write.deploy,
     )
-    _report(result, output)
+    _report(result, write.output)
 
 
 def _report(result: EnvChangeResult, output: str) -> None:
