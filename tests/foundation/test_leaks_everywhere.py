@@ -40,24 +40,24 @@ SHAPE_LINES = [
 ]
 
 
-def leaky_lines() -> list[str]:
+def leaky_lines(known: list[str] = KNOWN) -> list[str]:
     lines = [
         f"ERROR boot failed, settings blob {encode(secret)} from vault"
-        for secret in KNOWN
+        for secret in known
         for encode in ENCODINGS.values()
     ]
     return lines + SHAPE_LINES
 
 
-def forbidden() -> list[str]:
-    found = [encode(s) for s in KNOWN for encode in ENCODINGS.values()]
+def forbidden(known: list[str] = KNOWN) -> list[str]:
+    found = [encode(s) for s in known for encode in ENCODINGS.values()]
     found += UNCONFIGURED + ["With@At-99z", "MIIEvPemBody55v"]
     return found
 
 
-def assert_clean(texts: dict[str, str]) -> None:
+def assert_clean(texts: dict[str, str], known: list[str] = KNOWN) -> None:
     for where, text in texts.items():
-        for value in forbidden():
+        for value in forbidden(known):
             assert value not in text, f"{value[:6]}… leaked in {where}"
         control = re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text)
         assert control is None, f"control character {control.group()!r} reached {where}"
@@ -141,3 +141,36 @@ def test_no_command_leaks_a_logged_secret_in_any_encoding(leaky: Any, run_cli: R
     texts["b.md"] = Path("b.md").read_text()
     assert_clean(texts)
     assert "\\x1b[2J" in results["logs table"].stdout  # shown, as text
+
+
+def test_promote_leaks_nothing_either(
+    sim_factory: Callable[..., Any], run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """promote to a production whose app logs its secrets: table, JSON and report are clean."""
+    server = sim_factory("deploy-promote", time_scale=60, rate_limits=False)
+    monkeypatch.setenv("RENDER_API_URL", server.url)
+    monkeypatch.setenv("RENDER_API_KEY", server.api_key)
+    monkeypatch.setenv("RENDER_OWNER_ID", server.owner_id)
+    known = ["Vp2mQx9LrT4wKs8ZbN3yHc6Jd", "pr0d-Db-pw-Zk27Lm"]
+    with server.state.lock:
+        server.state.service("web-prod").env.update(
+            {"SECRET_KEY": known[0], "DATABASE_URL": f"postgresql://app:{known[1]}@db/app"}
+        )
+    quick = {"build_seconds": 20, "update_seconds": 10}
+    results = {}
+    for output in ("table", "json"):
+        server.queue_behaviour("web-prod", "crash_loop", log_lines=leaky_lines(known), **quick)
+        results[output] = run_cli(
+            *("promote", "--from", "web-staging", "--to", "web-prod", "--skip-checks", "--yes"),
+            *("-o", output, "--report", f"promote-{output}.md"),
+        )
+        assert results[output].exit_code == 1, results[output].stderr
+    results["logs"] = run_cli("logs", "web-prod", "--since", "3h")
+    assert "******" in results["logs"].stdout
+    texts = {
+        f"{name} {stream}": getattr(r, stream)
+        for name, r in results.items()
+        for stream in ("stdout", "stderr")
+    }
+    texts |= {f"promote-{o}.md": Path(f"promote-{o}.md").read_text() for o in ("table", "json")}
+    assert_clean(texts, known)
