@@ -128,6 +128,16 @@ def delete_instance(client: RenderClient, postgres_id: str) -> str | None:
     return problem
 
 
+def _still_billed(
+    client: RenderClient, postgres_id: str, name: str | None, plan: PitrPlan, problem: str
+) -> UnsafeState:
+    return UnsafeState(
+        f"the recovery instance {postgres_id} ({name or plan.restore_name}, plan {plan.plan}) "
+        f"is STILL RUNNING AND BILLED: deleting it failed ({problem})",
+        f"Delete it now: {delete_command(client, postgres_id)} (or on the Render dashboard)",
+    )
+
+
 def _create(client: RenderClient, plan: PitrPlan, reporter: Reporter) -> Postgres:
     reporter.phase(
         f"Creating recovery instance {plan.restore_name} ({plan.plan}) of "
@@ -135,6 +145,14 @@ def _create(client: RenderClient, plan: PitrPlan, reporter: Reporter) -> Postgre
     )
     try:
         return client.create_recovery(plan.source.id, plan.body)
+    except KeyboardInterrupt:
+        # Interrupted with the request in flight: the billed instance may exist. Delete
+        # what carries our unique name before leaving.
+        for made in client.list_postgres(name=plan.restore_name):
+            problem = delete_instance(client, made.id)
+            if problem is not None:
+                raise _still_billed(client, made.id, made.name, plan, problem) from None
+        raise
     except WriteOutcomeUnknown as exc:
         # It may exist and be billed: look for it by its unique name, never POST again.
         found = client.list_postgres(name=plan.restore_name)
@@ -239,12 +257,6 @@ def run_pitr_drill(
             if problem is not None:
                 with contextlib.suppress(ReleaserError):
                     write_render_evidence(store, evidence)
-                raise UnsafeState(
-                    f"the recovery instance {instance.id} ({instance.name or plan.restore_name},"
-                    f" plan {plan.plan}) is STILL RUNNING AND BILLED: deleting it failed "
-                    f"({problem})",
-                    f"Delete it now: {delete_command(client, instance.id)} "
-                    "(or on the Render dashboard)",
-                )
+                raise _still_billed(client, instance.id, instance.name, plan, problem)
     key = write_render_evidence(store, evidence)
     return RenderDrillResult(evidence=evidence, evidence_key=key, store_url=store.url)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from releaser.db.archive import pg_restore_into
+from releaser.db.checks import Check, check
 from releaser.db.dsn import Dsn
 from releaser.db.evidence import PhaseTiming
 from releaser.db.pgtools import connect, find_tool, server_major
@@ -393,7 +394,7 @@ def run_export_drill(
     server = target_server or source
     scratch = server.with_dbname(SCRATCH_PREFIX + secrets.token_hex(4))
     phases: dict[str, PhaseTiming] = {}
-    checks = []
+    checks: list[Check] = []
     error: str | None = None
     fetched: list[Fetched] = []
     with (
@@ -410,6 +411,8 @@ def run_export_drill(
             with_download_retry(client, postgres_id, export, fetch, reporter)
             got = fetched[-1]
             phases["download"] = _timing(got.seconds, got.size)
+            # Reaching here means gzip's CRC and every tar member checked out to the end.
+            archive = check("archive read in full (gzip + tar)", "complete", "complete")
             with connect(source, autocommit=True, what="source database") as conn:
                 major = server_major(conn.info.server_version)
             pg_restore = find_tool("pg_restore", major)
@@ -431,7 +434,8 @@ def run_export_drill(
                 reporter.phase("Checking the restored export against the source")
                 started = time.monotonic()
                 age = (datetime.now(UTC) - created_at).total_seconds()
-                checks = compare_with_source(
+                checks = [archive]
+                checks += compare_with_source(
                     source, scratch, age_seconds=age, drift_per_day=drift_per_day
                 )
                 checks += check_invariants(scratch, invariants)

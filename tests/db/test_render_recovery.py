@@ -378,9 +378,128 @@ def test_pitr_interrupted_still_deletes_the_instance(
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    assert len(server.state.deleted_postgres) == 1
-    assert len(server.state.postgres) == 1
+    assert len(server.state.deleted_postgres) == 1, stderr
+    assert len(server.state.postgres) == 1, stderr
     deadline = time.monotonic() + 30  # the copy thread drops its database once it finishes
     while _sim_databases() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(database_exists(name) for name in _sim_databases())
+
+
+def test_export_request_with_unknown_outcome_is_looked_up_not_repeated(
+    run_cli: Any, render_pg: tuple[Any, str]
+) -> None:
+    """POST export answers 500 although Render started it: releaser never POSTs again; it
+    lists, finds the new export and waits for its URL."""
+    server, pg_id = render_pg
+    server.add_fault(method="POST", path="/postgres/*/export", status=500, applied=True, count=1)
+    result = run_cli("db", "export", pg_id, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    [export] = server.state.postgres[pg_id].exports
+    assert json.loads(result.stdout)["export_id"] == export.id
+    posts = [r for r in server.requests if r.method == "POST"]
+    assert len(posts) == 1 and posts[0].status == 500
+
+
+def test_pitr_create_with_unknown_outcome_finds_and_deletes_the_instance(
+    run_cli: Any, render_pg: tuple[Any, str], owner: str, file_store: str
+) -> None:
+    """POST recovery answers 500 although the billed instance was created: releaser finds it
+    by its unique name (one POST only), drills it and deletes it."""
+    server, pg_id = render_pg
+    server.add_fault(method="POST", path="/postgres/*/recovery", status=500, applied=True, count=1)
+    result = _pitr(run_cli, pg_id, file_store, "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert len(_recoveries(server)) == 1
+    assert server.state.deleted_postgres == [json.loads(result.stdout)["subject"]]
+    assert list(server.state.postgres) == [pg_id]
+
+
+def test_pitr_wait_timeout_is_exit_3_and_still_deletes(
+    sim_factory: Any,
+    source_db: str,
+    monkeypatch: pytest.MonkeyPatch,
+    run_cli: Any,
+    file_store: str,
+) -> None:
+    """An exception mid-drill (the instance is not available within --wait): exit 3, and the
+    instance is deleted all the same."""
+    server, pg_id = _mapped_sim(sim_factory, source_db, monkeypatch, 1)
+    monkeypatch.setenv("RENDER_OWNER_ID", server.owner_id)
+    result = _pitr(run_cli, pg_id, file_store, "--yes", "--wait", "1s")
+    assert result.exit_code == 3
+    assert "is still recovery_in_progress after 1s" in result.stderr
+    assert len(server.state.deleted_postgres) == 1 and list(server.state.postgres) == [pg_id]
+
+
+def test_pitr_keep_minutes_prints_the_delete_command_then_deletes(
+    run_cli: Any, render_pg: tuple[Any, str], owner: str, file_store: str
+) -> None:
+    """--keep-minutes keeps the instance for a human, printing how to delete it, and deletes
+    it when the time is up."""
+    server, pg_id = render_pg
+    result = _pitr(run_cli, pg_id, file_store, "--yes", "--keep-minutes", "0.02")
+    assert result.exit_code == 0, result.stderr
+    [gone] = server.state.deleted_postgres
+    assert f"Keeping {gone}" in result.stderr
+    assert f"{server.url}/postgres/{gone}" in result.stderr
+
+
+def test_pitr_declined_on_a_terminal_is_exit_1_nothing_changed(
+    render_pg: tuple[Any, str], owner: str, file_store: str, tmp_path: Path
+) -> None:
+    """On a real terminal the confirmation names the plan and the source; answering no is
+    exit 1 and no recovery is requested."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    server, pg_id = render_pg
+    env = {
+        **os.environ,
+        "RENDER_API_URL": server.url,
+        "RENDER_API_KEY": server.api_key,
+        "RENDER_OWNER_ID": owner,
+    }
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "releaser.cli.main",
+            "db",
+            "drill",
+            pg_id,
+            "--from",
+            "render-pitr",
+            "--ago",
+            "30m",
+            "--to",
+            file_store,
+        ],
+        env=env,
+        stdin=slave,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        cwd=tmp_path,
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"[y/N]" not in seen and time.monotonic() < deadline:
+        seen += os.read(master, 4096)
+    os.write(master, b"n\n")
+    process.wait(timeout=60)
+    try:
+        while chunk := os.read(master, 4096):
+            seen += chunk
+    except OSError:
+        pass  # the terminal closed with the process
+    os.close(master)
+    text = seen.decode()
+    plan = server.state.postgres[pg_id].config.plan
+    assert f"BILLED Render Postgres ({plan}) recovered from" in text and pg_id in text
+    assert process.returncode == 1
+    assert "nothing was changed" in text
+    assert _recoveries(server) == []
