@@ -180,9 +180,9 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
     if output == "json":
         print_json({"store": store.url, "snapshots": rows, "render_drills": render})
         return
-    _echo_render_drills(render)
     if not rows:
         click.echo(f"No snapshots in {store.url}.")
+        _echo_render_drills(render)
         return
     body = [
         [
@@ -198,6 +198,7 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
     click.echo(
         table(body, ["snapshot", "database", "taken at (UTC)", "status", "size", "last verified"])
     )
+    _echo_render_drills(render)
 
 
 def _render_drill_rows(store: Any, database: str | None) -> list[dict[str, Any]]:
@@ -222,6 +223,7 @@ def _echo_render_drills(render: list[dict[str, Any]]) -> None:
 
     if not render:
         return
+    click.echo()
     body = [
         [
             r["database"],
@@ -235,7 +237,6 @@ def _echo_render_drills(render: list[dict[str, Any]]) -> None:
     ]
     headers = ["database", "Render drill", "export / instance", "data as of", "last verified"]
     click.echo(table(body, [*headers, "last failed"]))
-    click.echo()
 
 
 @db.command()

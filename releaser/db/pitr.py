@@ -226,7 +226,7 @@ def run_pitr_drill(
                 reporter.phase(f"Checking {instance.id} against the source")
                 checked = time.monotonic()
                 recovered = render_dsn(client, client.get_postgres(instance.id))
-                age = (datetime.now(UTC) - plan.restore_time).total_seconds()
+                age = (client.server_now() - plan.restore_time).total_seconds()
                 checks = compare_with_source(
                     source, recovered, age_seconds=age, drift_per_day=drift_per_day
                 )

@@ -407,7 +407,10 @@ def run_export_drill(
             fetched.append(fetch_and_unpack(url, dest, reporter))
 
         try:
-            reporter.phase(f"Downloading and unpacking export {export.id} (created {created_at})")
+            reporter.phase(
+                f"Downloading and unpacking export {export.id} "
+                f"(created {created_at:%Y-%m-%d %H:%M:%S} UTC)"
+            )
             with_download_retry(client, postgres_id, export, fetch, reporter)
             got = fetched[-1]
             phases["download"] = _timing(got.seconds, got.size)
@@ -433,7 +436,7 @@ def run_export_drill(
                 phases["analyze"] = _timing(time.monotonic() - started)
                 reporter.phase("Checking the restored export against the source")
                 started = time.monotonic()
-                age = (datetime.now(UTC) - created_at).total_seconds()
+                age = (client.server_now() - created_at).total_seconds()  # Render's clock
                 checks = [archive]
                 checks += compare_with_source(
                     source, scratch, age_seconds=age, drift_per_day=drift_per_day
@@ -458,7 +461,7 @@ def run_export_drill(
         target=f"{server.masked} as {scratch.dbname} (dropped)",
         phases=phases,
         rto_seconds=round(sum(p.seconds for p in phases.values()), 3),
-        rpo_seconds=round((drilled_at - created_at).total_seconds(), 1),
+        rpo_seconds=round((client.server_now() - created_at).total_seconds(), 1),
         checks=checks,
         error=error,
         sha256=got_one.sha256 if got_one else None,
