@@ -172,7 +172,7 @@ def main() -> None:
                 f"(wall {seconds:.1f}s)"
             )
             print(phases_table(doc))
-            print(f"    peak RSS: releaser {rss} MB (download + untar), children {child_rss} MB")
+            print(f"    peak RSS: releaser {rss} MB (download + untar), tree {child_rss} MB")
 
             if not args.skip_pitr:
                 env["RENDER_OWNER_ID"] = env.get("RENDER_OWNER_ID", "")

@@ -70,6 +70,23 @@ def _checks_table(checks: list[Check]) -> str:
     return table(rows, ["check", "expected", "actual", "result"])
 
 
+def _phases_and_checks(phases: dict[str, Any], checks: list[Check]) -> None:
+    """A drill's timings by phase and its checks, each as a table when there are any."""
+    from releaser.output import table
+
+    if phases:
+        click.echo()
+        click.echo(
+            table(
+                [[k, f"{v.seconds:.2f}", v.mb_per_s] for k, v in phases.items()],
+                ["phase", "seconds", "MB/s"],
+            )
+        )
+    if checks:
+        click.echo()
+        click.echo(_checks_table(checks))
+
+
 def _fail_if(checks: list[Check], what: str) -> None:
     from releaser.errors import NegativeVerdict
 
@@ -499,19 +516,7 @@ def drill(
                 ("evidence", f"{result.store_url}/{result.evidence_key}"),
             ]
         )
-        if ev.phases:
-            from releaser.output import table
-
-            click.echo()
-            click.echo(
-                table(
-                    [[k, f"{v.seconds:.2f}", v.mb_per_s] for k, v in ev.phases.items()],
-                    ["phase", "seconds", "MB/s"],
-                )
-            )
-        if ev.checks:
-            click.echo()
-            click.echo(_checks_table(ev.checks))
+        _phases_and_checks(ev.phases, ev.checks)
     if ev.error:
         raise NegativeVerdict(f"drill of {ev.snapshot_id} failed: {ev.error}", "")
     _fail_if(ev.checks, f"drill of {ev.snapshot_id}")
@@ -828,7 +833,7 @@ def _render_drill(
 
 
 def _show_render_drill(result: Any, output: str) -> None:
-    from releaser.output import format_duration, format_time, print_json, table
+    from releaser.output import format_duration, format_time, print_json
 
     ev = result.evidence
     if output == "json":
@@ -859,14 +864,4 @@ def _show_render_drill(result: Any, output: str) -> None:
             ("evidence", f"{result.store_url}/{result.evidence_key}"),
         ]
     )
-    if ev.phases:
-        click.echo()
-        click.echo(
-            table(
-                [[k, f"{v.seconds:.2f}", v.mb_per_s] for k, v in ev.phases.items()],
-                ["phase", "seconds", "MB/s"],
-            )
-        )
-    if ev.checks:
-        click.echo()
-        click.echo(_checks_table(ev.checks))
+    _phases_and_checks(ev.phases, ev.checks)

@@ -31,9 +31,9 @@ from releaser.db.pgtools import connect, find_tool, server_major
 from releaser.db.progress import Reporter, mb_per_s
 from releaser.db.recovered import check_invariants, compare_with_source
 from releaser.db.render_evidence import RenderDrillEvidence, write_render_evidence
-from releaser.db.restore import drop_database, maintenance_connect
+from releaser.db.restore import maintenance_connect
 from releaser.db.storage import Store
-from releaser.errors import EnvironmentProblem, NegativeVerdict, NotFoundError, ReleaserError
+from releaser.errors import EnvironmentProblem, NegativeVerdict, NotFoundError
 from releaser.render.client import WriteOutcomeUnknown
 
 if TYPE_CHECKING:
@@ -356,16 +356,6 @@ def _timing(seconds: float, size: int | None = None) -> PhaseTiming:
     return PhaseTiming(seconds=round(seconds, 3), bytes=size, mb_per_s=rate)
 
 
-def drop_scratch(scratch: Dsn) -> None:
-    try:
-        drop_database(scratch)
-    except ReleaserError as exc:
-        raise EnvironmentProblem(
-            f"could not drop the scratch database {scratch.dbname}: {exc.message}",
-            f'Drop it by hand: DROP DATABASE "{scratch.dbname}" WITH (FORCE)',
-        ) from exc
-
-
 def run_export_drill(
     client: RenderClient,
     store: Store,
@@ -384,6 +374,7 @@ def run_export_drill(
     workdir: str | None = None,
 ) -> RenderDrillResult:
     """Download an export, restore it into scratch, check it, drop scratch, keep evidence."""
+    from releaser.db.drill import _drop_scratch as drop_scratch
     from releaser.db.drill import sigterm_as_interrupt
 
     if export_id or latest:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from releaser.db.render_export import RenderDrillResult
+from releaser.db.report import checks_markdown
 from releaser.output import format_duration
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def render_drill_markdown(result: RenderDrillResult) -> str:
@@ -38,15 +35,4 @@ def render_drill_markdown(result: RenderDrillResult) -> str:
     for phase, timing in ev.phases.items():
         rate = f"{timing.mb_per_s}" if timing.mb_per_s is not None else "-"
         lines.append(f"| {phase} | {timing.seconds:.2f} | {rate} |")
-    failed = sum(1 for c in ev.checks if not c.ok)
-    lines += [
-        "",
-        f"## Checks ({len(ev.checks) - failed} passed, {failed} failed)",
-        "",
-        "| check | expected | actual | ok |",
-        "|---|---|---|---|",
-    ]
-    for c in ev.checks:
-        mark = "yes" if c.ok else "**NO**"
-        lines.append(f"| {_cell(c.name)} | {_cell(c.expected)} | {_cell(c.actual)} | {mark} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + checks_markdown(ev.checks)) + "\n"

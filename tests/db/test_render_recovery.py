@@ -12,18 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbsupport import SECRET_PASSWORD, admin, database_exists, url_for
+from dbsupport import SECRET_PASSWORD, admin, url_for
 
 from releaser.config import Config, DatabaseConfig, ServiceRules
 from releaser.release.gonogo import check_database_backup
 
 
-def _rexp_scratch() -> list[str]:
+def _databases(prefix: str) -> list[str]:
+    """Databases whose name starts with ``prefix`` (left behind, if any)."""
     with admin() as conn:
-        rows = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'releaser\\_rexp\\_%'"
-        ).fetchall()
-    return [r[0] for r in rows]
+        rows = conn.execute("SELECT datname FROM pg_database").fetchall()
+    return [r[0] for r in rows if r[0].startswith(prefix)]
+
+
+def _rexp_scratch() -> list[str]:
+    return _databases("releaser_rexp_")
 
 
 @pytest.fixture
@@ -231,11 +234,7 @@ def _recoveries(server: Any) -> list[Any]:
 
 
 def _sim_databases() -> list[str]:
-    with admin() as conn:
-        rows = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'sim\\_dpg\\_%'"
-        ).fetchall()
-    return [r[0] for r in rows]
+    return _databases("sim_dpg_")
 
 
 @pytest.fixture
@@ -326,6 +325,24 @@ def test_pitr_delete_that_fails_is_exit_4_naming_the_billed_instance(
         server.state.delete_postgres(left)
 
 
+def _pitr_process(server: Any, pg_id: str, store: str, cwd: Path, *extra: str, **popen: Any) -> Any:
+    """`releaser db drill --from render-pitr` as a real process (signals, terminals)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "RENDER_API_URL": server.url,
+        "RENDER_API_KEY": server.api_key,
+        "RENDER_OWNER_ID": server.owner_id,
+    }
+    command = ["db", "drill", pg_id, "--from", "render-pitr", "--ago", "30m", "--to", store]
+    return subprocess.Popen(
+        [sys.executable, "-m", "releaser.cli.main", *command, *extra], env=env, cwd=cwd, **popen
+    )
+
+
 def test_pitr_interrupted_still_deletes_the_instance(
     sim_factory: Any,
     source_db: str,
@@ -335,40 +352,19 @@ def test_pitr_interrupted_still_deletes_the_instance(
 ) -> None:
     """Ctrl-C (SIGINT to a real process) while waiting for the recovery: the instance is
     deleted before the process exits."""
-    import os
     import signal
     import subprocess
-    import sys
 
     # Real time: the recovery takes 5 minutes, so the drill is surely waiting when interrupted.
     server, pg_id = _mapped_sim(sim_factory, source_db, monkeypatch, 1)
-    owner = server.owner_id
-    env = {
-        **os.environ,
-        "RENDER_API_URL": server.url,
-        "RENDER_API_KEY": server.api_key,
-        "RENDER_OWNER_ID": owner,
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "releaser.cli.main",
-            "db",
-            "drill",
-            pg_id,
-            "--from",
-            "render-pitr",
-            "--ago",
-            "30m",
-            "--yes",
-            "--to",
-            file_store,
-        ],
-        env=env,
+    process = _pitr_process(
+        server,
+        pg_id,
+        file_store,
+        tmp_path,
+        "--yes",
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        cwd=tmp_path,
     )
     deadline = time.monotonic() + 60
     while not _recoveries(server) and time.monotonic() < deadline:
@@ -383,7 +379,7 @@ def test_pitr_interrupted_still_deletes_the_instance(
     deadline = time.monotonic() + 30  # the copy thread drops its database once it finishes
     while _sim_databases() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not any(database_exists(name) for name in _sim_databases())
+    assert _sim_databases() == [], "the recovery's real database was left behind"
 
 
 def test_export_request_with_unknown_outcome_is_looked_up_not_repeated(
@@ -453,36 +449,11 @@ def test_pitr_declined_on_a_terminal_is_exit_1_nothing_changed(
     import os
     import pty
     import subprocess
-    import sys
 
     server, pg_id = render_pg
-    env = {
-        **os.environ,
-        "RENDER_API_URL": server.url,
-        "RENDER_API_KEY": server.api_key,
-        "RENDER_OWNER_ID": owner,
-    }
     master, slave = pty.openpty()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "releaser.cli.main",
-            "db",
-            "drill",
-            pg_id,
-            "--from",
-            "render-pitr",
-            "--ago",
-            "30m",
-            "--to",
-            file_store,
-        ],
-        env=env,
-        stdin=slave,
-        stdout=subprocess.DEVNULL,
-        stderr=slave,
-        cwd=tmp_path,
+    process = _pitr_process(
+        server, pg_id, file_store, tmp_path, stdin=slave, stdout=subprocess.DEVNULL, stderr=slave
     )
     os.close(slave)
     seen = b""
