@@ -13,6 +13,7 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from releaser.db.dsn import Dsn, parse_dsn
 from releaser.db.pgtools import connect, find_tool, server_major
@@ -68,6 +69,8 @@ def copy_database(source_dsn: str, new_name: str) -> str:
 
     source = parse_dsn(source_dsn)
     target = source.with_dbname(new_name)
+    # connection-info hands out URLs, as Render does: same address, the new database's name.
+    target_url = urlunsplit(urlsplit(source_dsn)._replace(path="/" + quote(new_name)))
     with connect(source.with_dbname("postgres"), autocommit=True, what="mapped server") as conn:
         try:
             conn.execute(
@@ -75,7 +78,7 @@ def copy_database(source_dsn: str, new_name: str) -> str:
                     sql.Identifier(new_name), sql.Identifier(source.dbname)
                 )
             )
-            return target.conninfo
+            return target_url
         except errors.ObjectInUse:  # someone is connected to the source: dump and restore
             conn.execute(
                 sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(new_name))
@@ -108,9 +111,9 @@ def copy_database(source_dsn: str, new_name: str) -> str:
     if dump.stdout is not None:
         dump.stdout.close()
     if dump.wait() != 0 or restore.returncode != 0:
-        drop_database(target.conninfo)
+        drop_database(target_url)
         raise RuntimeError(f"copying {source.dbname} failed")
-    return target.conninfo
+    return target_url
 
 
 def drop_database(dsn_text: str) -> None:

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
-from dbsupport import SECRET_PASSWORD, admin, url_for
+from dbsupport import SECRET_PASSWORD, admin, dsn_for, url_for
 
 from releaser.config import Config, DatabaseConfig, ServiceRules
 from releaser.release.gonogo import check_database_backup
@@ -474,3 +475,94 @@ def test_pitr_declined_on_a_terminal_is_exit_1_nothing_changed(
     assert process.returncode == 1
     assert "nothing was changed" in text
     assert _recoveries(server) == []
+
+
+def test_export_older_than_the_source_changes_fails_on_counts_and_schema(
+    run_cli: Any,
+    sim_factory: Any,
+    mutable_db: str,
+    monkeypatch: pytest.MonkeyPatch,
+    file_store: str,
+) -> None:
+    """After the export, the source doubles a table and gains a new one: a fresh export
+    cannot be that far off, so the counts check and the missing table fail the drill."""
+    server, pg_id = _mapped_sim(sim_factory, mutable_db, monkeypatch, 600)
+    assert run_cli("db", "export", pg_id).exit_code == 0
+    with psycopg.connect(dsn_for(mutable_db), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO sales.orders (customer_id, amount)"
+            " SELECT 1, 1 FROM generate_series(1, 5000)"
+        )
+        conn.execute("CREATE TABLE public.added_later (id int)")
+    result = run_cli(
+        "db",
+        "drill",
+        pg_id,
+        "--from",
+        "render-export",
+        "--latest",
+        "--to",
+        file_store,
+        "-o",
+        "json",
+    )
+    assert result.exit_code == 1
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    orders = checks["rows sales.orders (approximate)"]
+    assert not orders["ok"] and orders["actual"] == "5000"
+    assert orders["expected"].startswith("10000 ± ")
+    assert checks["table public.added_later"] == {
+        "name": "table public.added_later",
+        "expected": "present",
+        "actual": "missing",
+        "ok": False,
+    }
+    assert checks["rows public.customers (approximate)"]["ok"]
+
+
+def test_go_no_go_weighs_each_evidence_kind_against_its_own_age(tmp_path: Path) -> None:
+    """A PITR drill counts from when it ran, an export from when it was made; each kind has
+    its own limit, and a kind not listed in `evidence` never counts."""
+    from datetime import UTC, datetime, timedelta
+
+    from releaser.db.render_evidence import RenderDrillEvidence, write_render_evidence
+    from releaser.db.storage import open_store
+
+    store_url = (tmp_path / "store").as_uri()
+    now = datetime.now(UTC)
+
+    def drilled(kind: Any, data_age: timedelta, drill_age: timedelta, passed: bool) -> None:
+        write_render_evidence(
+            open_store(store_url),
+            RenderDrillEvidence(
+                kind=kind,
+                database="main",
+                render_id="dpg-x",
+                subject=f"{kind}-{passed}",
+                data_at=now - data_age,
+                drilled_at=now - drill_age,
+                passed=passed,
+                target="t",
+                rto_seconds=1.0,
+            ),
+        )
+
+    # PITR back 6 days, drilled 2 hours ago; an export made 30 hours ago, drilled just now;
+    # a newer failed export drill proves nothing.
+    drilled("render-pitr", timedelta(days=6), timedelta(hours=2), True)
+    drilled("render-export", timedelta(hours=30), timedelta(minutes=1), True)
+    drilled("render-export", timedelta(hours=1), timedelta(seconds=1), False)
+    rules = ServiceRules(database="main", production=True)
+
+    def verdict(evidence: dict[str, str]) -> Any:
+        config = Config(databases={"main": DatabaseConfig(store=store_url, evidence=evidence)})
+        return check_database_backup(rules, config)
+
+    exports_only = verdict({"render-export": "26h"})
+    assert exports_only.status == "FAIL" and "Render export render-export-True" in (
+        exports_only.detail
+    )
+    both = verdict({"render-export": "26h", "render-pitr": "8d"})
+    assert both.status == "PASS" and "PITR drill" in both.detail
+    assert verdict({"render-pitr": "1h"}).status == "FAIL"
+    assert verdict({"snapshot": "26h"}).status == "FAIL"
