@@ -138,7 +138,7 @@ def fetch_and_unpack(url: str, dest: Path, reporter: Reporter) -> Fetched:
             with tarfile.open(fileobj=reader, mode="r|gz") as tar:  # type: ignore[call-overload]
                 tar.extractall(dest, filter="data")  # no absolute paths, links out, devices
             reader.drain()
-        except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        except (tarfile.TarError, EOFError, zlib.error, OSError, ValueError) as exc:
             raise NegativeVerdict(
                 f"the export archive is unreadable after {reader.size} bytes "
                 f"({type(exc).__name__}: {exc})",

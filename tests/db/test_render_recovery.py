@@ -566,3 +566,27 @@ def test_go_no_go_weighs_each_evidence_kind_against_its_own_age(tmp_path: Path) 
     assert both.status == "PASS" and "PITR drill" in both.detail
     assert verdict({"render-pitr": "1h"}).status == "FAIL"
     assert verdict({"snapshot": "26h"}).status == "FAIL"
+
+
+def test_export_with_a_path_escaping_member_is_refused(
+    run_cli: Any, render_pg: tuple[Any, str], file_store: str, tmp_path: Path
+) -> None:
+    """An archive whose member climbs out of the work directory is never written there:
+    the drill fails (exit 1) and nothing lands outside."""
+    import io
+    import tarfile
+
+    server, pg_id = render_pg
+    made = run_cli("db", "export", pg_id, "-o", "json")
+    assert made.exit_code == 0, made.stderr
+    [export] = server.state.postgres[pg_id].exports
+    payload = b"owned"
+    with tarfile.open(export.path, "w:gz") as tar:
+        member = tarfile.TarInfo(f"../../../../../../..{tmp_path}/escaped")
+        member.size = len(payload)
+        tar.addfile(member, io.BytesIO(payload))
+    drill = ["db", "drill", pg_id, "--from", "render-export", "--latest"]
+    result = run_cli(*drill, "--to", file_store)
+    assert result.exit_code == 1
+    assert "export archive is unreadable" in result.stderr
+    assert not (tmp_path / "escaped").exists()
