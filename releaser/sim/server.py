@@ -499,9 +499,16 @@ def _snapshot(sim: SimServer) -> dict[str, Any]:
             {"id": g.id, "name": g.name, "vars": sorted(g.vars)} for g in state.env_groups.values()
         ],
         "postgres": [
-            {"id": p.id, "name": p.config.name, "mapped": p.config.dsn is not None}
+            {
+                "id": p.id,
+                "name": p.config.name,
+                "mapped": p.config.dsn is not None,
+                "status": p.status(state.now()),
+                "exports": [{"id": e.id, "ready": e.ready} for e in p.exports],
+            }
             for p in state.postgres.values()
         ],
+        "deletedPostgres": list(state.deleted_postgres),  # e.g. recovery instances a drill removed
         "faults": _faults(sim),
     }
 
