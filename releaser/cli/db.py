@@ -395,9 +395,10 @@ def drill(
       releaser db drill main-db --from render-export --latest
       releaser db drill main-db --from render-pitr --ago 30m --yes
     """
-    if render["origin"] != "snapshot":
-        from releaser.cli.db_render import render_drill
+    from releaser.cli.db_render import check_origin_options, render_drill
 
+    check_origin_options(use_latest, **render)
+    if render["origin"] != "snapshot":
         render_drill(
             source, to, endpoint_url, target_server, report_path, jobs, workdir, output, **render
         )

@@ -206,6 +206,46 @@ def export_command(
     _db()._pairs(lines)
 
 
+def check_origin_options(
+    use_latest: bool,
+    *,
+    origin: str,
+    export_id: str | None,
+    latest: bool,
+    at: str | None,
+    ago: str | None,
+    keep_minutes: float,
+    yes: bool,
+    wait: str,
+) -> None:
+    """An option of another --from is a mistake worth saying, not something to ignore."""
+    from releaser.errors import UsageError
+
+    given = {
+        "--use-latest": use_latest,
+        "--export-id": export_id,
+        "--latest": latest,
+        "--at": at,
+        "--ago": ago,
+        "--keep-minutes": keep_minutes,
+        "--yes": yes,
+        "--wait": wait != "30m",
+    }
+    allowed = {
+        "snapshot": {"--use-latest"},
+        "render-export": {"--export-id", "--latest", "--wait"},
+        "render-pitr": {"--at", "--ago", "--keep-minutes", "--yes", "--wait"},
+    }[origin]
+    wrong = [name for name, value in given.items() if value and name not in allowed]
+    if wrong:
+        raise UsageError(
+            f"{', '.join(wrong)} cannot be used with --from {origin}",
+            "See 'releaser db drill --help' for the options of each --from",
+        )
+    if at and ago:
+        raise UsageError("--at and --ago exclude each other", "Pass one of them")
+
+
 def _parse_at(text: str) -> Any:
     from datetime import UTC, datetime
 
@@ -271,14 +311,8 @@ def render_drill(
     from releaser.errors import NegativeVerdict, UsageError
     from releaser.render.client import RenderClient
 
-    if origin == "render-export" and (at or ago or keep_minutes or yes):
-        raise UsageError("--at, --ago, --keep-minutes and --yes are for --from render-pitr", "")
-    if origin == "render-pitr" and (export_id or latest or target_server):
-        raise UsageError(
-            "--export-id, --latest and --target-server are for --from render-export", ""
-        )
-    if at and ago:
-        raise UsageError("--at and --ago exclude each other", "Pass one of them")
+    if origin == "render-pitr" and target_server:
+        raise UsageError("--target-server is for --from snapshot or render-export", "")
     wait_seconds = parse_duration(wait, "--wait")
     config = _db()._config()
     store = resolve_store(to, config, database=source, endpoint_url=endpoint_url)

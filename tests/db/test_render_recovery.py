@@ -590,3 +590,23 @@ def test_export_with_a_path_escaping_member_is_refused(
     assert result.exit_code == 1
     assert "export archive is unreadable" in result.stderr
     assert not (tmp_path / "escaped").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--from", "render-export", "--yes"], "--yes cannot be used with --from render-export"),
+        (["--from", "render-pitr", "--use-latest"], "--use-latest cannot be used with --from"),
+        (
+            ["--yes", "--at", "2026-01-01T00:00:00Z"],
+            "--at, --yes cannot be used with --from snapshot",
+        ),
+        (["--from", "render-pitr", "--at", "2026-01-01", "--ago", "1h"], "exclude each other"),
+    ],
+)
+def test_options_of_another_origin_are_refused(run_cli: Any, args: list[str], named: str) -> None:
+    """An option that belongs to another --from is exit 2 with one line, before any work."""
+    result = run_cli("db", "drill", "main-db", "--to", "file:///nonexistent/store", *args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and named in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
