@@ -224,6 +224,7 @@ class SimState:
         self.deleted_postgres: list[str] = []  # ids deleted through the API, in order
         self.files_dir: Path | None = None  # export archives, made on first use
         self._url_key = secrets.token_bytes(16)
+        self._workers: list[threading.Thread] = []  # making exports and recovery copies
         self._active: list[DeployState] = []  # deploys with future steps, logs or repeaters
         start = self.started_at
         for group in scenario.env_groups:
@@ -710,8 +711,13 @@ class SimState:
         if pg.config.dsn is None:
             export.ready = True  # a URL with no file behind it (the download answers 404)
         else:
-            threading.Thread(target=self._make_export, args=(pg, export), daemon=True).start()
+            self._start_worker(self._make_export, pg, export)
         return export
+
+    def _start_worker(self, target: Any, *args: Any) -> None:
+        worker = threading.Thread(target=target, args=args, daemon=True)
+        self._workers.append(worker)
+        worker.start()
 
     def _make_export(self, pg: PostgresState, export: Export) -> None:
         """Runs in its own thread (pg_dump takes a while): never holds the lock meanwhile."""
@@ -802,8 +808,7 @@ class SimState:
 
             state.copying = True
             self.logs.add(now, RECOVERY_LIMITATION, new_pg_id, "warning", "app")
-            args = (source.dsn(), state)
-            threading.Thread(target=self._copy_for_recovery, args=args, daemon=True).start()
+            self._start_worker(self._copy_for_recovery, source.dsn(), state)
         return state
 
     def _copy_for_recovery(self, source_dsn: str, state: PostgresState) -> None:
@@ -839,6 +844,8 @@ class SimState:
         """Drop the databases and files the simulator made (server stop)."""
         from releaser.sim import pgwork
 
+        for worker in self._workers:  # a copy finishing after this would be left behind
+            worker.join(timeout=120)
         with self.lock:
             owned = [pg.dsn() for pg in self.postgres.values() if pg.sim_owned]
             files, self.files_dir = self.files_dir, None

@@ -109,6 +109,8 @@ def test_latest_export_with_a_broken_invariant_fails(
     made = run_cli("db", "export", pg_id, "-o", "json")
     assert made.exit_code == 0, made.stderr
     export_id = json.loads(made.stdout)["export_id"]
+    listed = json.loads(run_cli("db", "export", pg_id, "--list", "-o", "json").stdout)
+    assert [(e["id"], e["ready"]) for e in listed["exports"]] == [(export_id, True)]
     (tmp_path / "releaser.toml").write_text(
         f"""
 [databases.main]
