@@ -263,6 +263,8 @@ def test_pitr_drill_recovers_checks_and_deletes_the_instance(
     assert post.json["plan"] == server.state.postgres[pg_id].config.plan
     assert server.state.deleted_postgres == [doc["subject"]]
     assert doc["subject"] not in server.state.postgres
+    said = [e.message for e in server.state.logs.entries if e.resource == doc["subject"]]
+    assert any("copy of the source's CURRENT state" in m for m in said), said
     assert set(_sim_databases()) == before
     checks = {c["name"]: c for c in doc["checks"]}
     assert checks["rows public.customers (approximate)"]["ok"]
