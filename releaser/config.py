@@ -78,6 +78,9 @@ class ServiceRules(_Strict):
         return None
 
 
+EvidenceKind = Literal["snapshot", "render-export", "render-pitr"]
+
+
 class DatabaseConfig(_Strict):
     """Where a database's snapshots come from and go to."""
 
@@ -86,6 +89,12 @@ class DatabaseConfig(_Strict):
     production: bool = False
     max_backup_age: str = "26h"
     endpoint_url: str | None = None
+    # Which drill evidence counts for go-no-go, and how old each kind may be. Empty: only
+    # our own snapshots, within max_backup_age.
+    evidence: dict[EvidenceKind, str] = Field(default_factory=dict)
+    # Checks of Render exports and PITR copies: name -> SQL that returns 0 when sound.
+    invariants: dict[str, str] = Field(default_factory=dict)
+    row_drift_per_day: float = Field(default=0.5, ge=0)  # rows a copy may differ, per day of age
 
     @field_validator("max_backup_age")
     @classmethod
@@ -93,9 +102,22 @@ class DatabaseConfig(_Strict):
         parse_duration(value, "max_backup_age")
         return value
 
+    @field_validator("evidence")
+    @classmethod
+    def _ages_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        for kind, age in value.items():
+            parse_duration(age, f"evidence.{kind}")
+        return value
+
     @property
     def max_backup_age_seconds(self) -> float:
         return parse_duration(self.max_backup_age, "max_backup_age")
+
+    def evidence_ages(self) -> dict[str, float]:
+        """Evidence kind -> the oldest it may be, in seconds."""
+        if not self.evidence:
+            return {"snapshot": self.max_backup_age_seconds}
+        return {kind: parse_duration(age, "evidence") for kind, age in self.evidence.items()}
 
 
 class Config(_Strict):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from releaser.cli.common import output_option
+from releaser.cli.db_render import export_command, render_drill_options
 
 if TYPE_CHECKING:
     from releaser.db.checks import Check
@@ -51,6 +52,9 @@ def db() -> None:
     """
 
 
+db.add_command(export_command)
+
+
 def _config() -> Any:
     from releaser.config import load_config
 
@@ -68,6 +72,23 @@ def _checks_table(checks: list[Check]) -> str:
 
     rows = [[c.name, c.expected, c.actual, "ok" if c.ok else "MISMATCH"] for c in checks]
     return table(rows, ["check", "expected", "actual", "result"])
+
+
+def _phases_and_checks(phases: dict[str, Any], checks: list[Check]) -> None:
+    """A drill's timings by phase and its checks, each as a table when there are any."""
+    from releaser.output import table
+
+    if phases:
+        click.echo()
+        click.echo(
+            table(
+                [[k, f"{v.seconds:.2f}", v.mb_per_s] for k, v in phases.items()],
+                ["phase", "seconds", "MB/s"],
+            )
+        )
+    if checks:
+        click.echo()
+        click.echo(_checks_table(checks))
 
 
 def _fail_if(checks: list[Check], what: str) -> None:
@@ -156,6 +177,7 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
     Example:
       releaser db list --to s3://backups/app
     """
+    from releaser.cli.db_render import echo_render_drills, render_drill_rows
     from releaser.db.catalog import list_snapshots
     from releaser.db.progress import human_bytes
     from releaser.db.resolve import resolve_store
@@ -163,6 +185,7 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
 
     store = resolve_store(to, _config(), database=database, endpoint_url=endpoint_url)
     entries = list_snapshots(store, database)
+    render = render_drill_rows(store, database)
     rows = [
         {
             "snapshot_id": e.snapshot_id,
@@ -177,10 +200,11 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
         for e in entries
     ]
     if output == "json":
-        print_json({"store": store.url, "snapshots": rows})
+        print_json({"store": store.url, "snapshots": rows, "render_drills": render})
         return
     if not rows:
         click.echo(f"No snapshots in {store.url}.")
+        echo_render_drills(render)
         return
     body = [
         [
@@ -196,6 +220,7 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
     click.echo(
         table(body, ["snapshot", "database", "taken at (UTC)", "status", "size", "last verified"])
     )
+    echo_render_drills(render)
 
 
 @db.command()
@@ -336,6 +361,7 @@ def restore(
 @click.option("--report", "report_path", metavar="FILE.md", help="Also write a Markdown report.")
 @jobs_option
 @click.option("--workdir", metavar="DIR", help="Where to download the archive (default: TMPDIR).")
+@render_drill_options
 @output_option
 def drill(
     source: str,
@@ -347,6 +373,7 @@ def drill(
     jobs: int,
     workdir: str | None,
     output: str,
+    **render: Any,
 ) -> None:
     """Prove SOURCE's backup restores: snapshot, restore into scratch, check, drop.
 
@@ -355,11 +382,27 @@ def drill(
     every check; stores the result next to the snapshot ('last verified' in db list).
     Exit 1 when the drill fails.
 
+    --from render-export restores one of Render's own exports (--export-id, --latest, or
+    a fresh one) into scratch; --from render-pitr recovers SOURCE into a new, BILLED Render
+    instance (needs --yes or a terminal confirmation, and RENDER_OWNER_ID), checks it and
+    deletes it. Both check the copy against SOURCE as it is now (schema, approximate row
+    counts, releaser.toml invariants) and store evidence.
+
     \b
     Example:
       releaser db drill main-db --report drill.md
       releaser db drill dpg-abc123 --to s3://backups/app --use-latest -o json
+      releaser db drill main-db --from render-export --latest
+      releaser db drill main-db --from render-pitr --ago 30m --yes
     """
+    from releaser.cli.db_render import check_origin_options, render_drill
+
+    check_origin_options(use_latest, **render)
+    if render["origin"] != "snapshot":
+        render_drill(
+            source, to, endpoint_url, target_server, report_path, jobs, workdir, output, **render
+        )
+        return
     from pathlib import Path
 
     from releaser.db.drill import run_drill
@@ -408,19 +451,7 @@ def drill(
                 ("evidence", f"{result.store_url}/{result.evidence_key}"),
             ]
         )
-        if ev.phases:
-            from releaser.output import table
-
-            click.echo()
-            click.echo(
-                table(
-                    [[k, f"{v.seconds:.2f}", v.mb_per_s] for k, v in ev.phases.items()],
-                    ["phase", "seconds", "MB/s"],
-                )
-            )
-        if ev.checks:
-            click.echo()
-            click.echo(_checks_table(ev.checks))
+        _phases_and_checks(ev.phases, ev.checks)
     if ev.error:
         raise NegativeVerdict(f"drill of {ev.snapshot_id} failed: {ev.error}", "")
     _fail_if(ev.checks, f"drill of {ev.snapshot_id}")

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
@@ -51,13 +51,23 @@ def write_evidence(store: Store, evidence: DrillEvidence) -> str:
 
 @dataclass(frozen=True)
 class VerifiedBackup:
-    """The newest snapshot that a drill restored and checked successfully."""
+    """The newest snapshot that a drill restored and checked successfully (or, per
+    ``releaser.toml``'s ``evidence``, a passed Render export or PITR drill)."""
 
-    snapshot_id: str
+    snapshot_id: str  # for Render kinds: the export id, or the recovery instance's id
     database: str
-    taken_at: datetime
+    taken_at: datetime  # what the age limit is measured from
     verified_at: datetime
     store_url: str
+    kind: str = "snapshot"  # or render-export, render-pitr
+
+    @property
+    def what(self) -> str:
+        if self.kind == "render-export":
+            return f"Render export {self.snapshot_id}"
+        if self.kind == "render-pitr":
+            return f"PITR drill (recovery instance {self.snapshot_id})"
+        return f"snapshot {self.snapshot_id}"
 
 
 def newest_verified(store: Store, database: str | None = None) -> VerifiedBackup | None:
@@ -74,9 +84,45 @@ def newest_verified(store: Store, database: str | None = None) -> VerifiedBackup
 
 
 def latest_verified(
-    store_url: str, *, endpoint_url: str | None = None, database: str | None = None
+    store_url: str,
+    *,
+    endpoint_url: str | None = None,
+    database: str | None = None,
+    accept: dict[str, float] | None = None,
 ) -> VerifiedBackup | None:
     """The newest drill-verified snapshot in ``store_url`` (optionally of one database), or
     None. Raises UsageError (bad URL, exit 2) or EnvironmentProblem (store unreachable,
-    exit 3). Age policy (``max_backup_age``) is the caller's: compare ``taken_at``."""
-    return newest_verified(open_store(store_url, endpoint_url), database)
+    exit 3). Age policy (``max_backup_age``) is the caller's: compare ``taken_at``.
+
+    ``accept`` (evidence kind -> max age in seconds, from ``releaser.toml``'s ``evidence``)
+    also admits Render export and PITR drills; the evidence returned is the one furthest
+    inside its own age limit."""
+    store = open_store(store_url, endpoint_url)
+    if accept is None:
+        return newest_verified(store, database)
+    from releaser.db.render_evidence import evidence_time, render_drills
+
+    found = []
+    if "snapshot" in accept:
+        snapshot = newest_verified(store, database)
+        if snapshot is not None:
+            found.append(snapshot)
+    if any(kind in accept for kind in ("render-export", "render-pitr")):
+        for summary in render_drills(store, database):
+            ev = summary.last_passed
+            if ev is None or summary.kind not in accept:
+                continue
+            found.append(
+                VerifiedBackup(
+                    snapshot_id=ev.subject,
+                    database=ev.database,
+                    taken_at=evidence_time(ev),
+                    verified_at=ev.drilled_at,
+                    store_url=store.url,
+                    kind=ev.kind,
+                )
+            )
+    now = datetime.now(UTC)
+    return max(
+        found, key=lambda f: accept[f.kind] - (now - f.taken_at).total_seconds(), default=None
+    )

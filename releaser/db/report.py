@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from releaser.db.checks import Check
 from releaser.db.drill import DrillResult
 from releaser.output import format_duration
 
@@ -32,15 +33,20 @@ def drill_markdown(result: DrillResult) -> str:
         size = f"{timing.bytes / 1_000_000:.1f}" if timing.bytes is not None else "-"
         rate = f"{timing.mb_per_s}" if timing.mb_per_s is not None else "-"
         lines.append(f"| {phase} | {timing.seconds:.2f} | {size} | {rate} |")
-    failed = sum(1 for c in ev.checks if not c.ok)
-    lines += [
+    return "\n".join(lines + checks_markdown(ev.checks)) + "\n"
+
+
+def checks_markdown(checks: list[Check]) -> list[str]:
+    """The checks section: every check with expected and actual, passing or not."""
+    failed = sum(1 for c in checks if not c.ok)
+    lines = [
         "",
-        f"## Checks ({len(ev.checks) - failed} passed, {failed} failed)",
+        f"## Checks ({len(checks) - failed} passed, {failed} failed)",
         "",
         "| check | expected | actual | ok |",
         "|---|---|---|---|",
     ]
-    for c in ev.checks:
+    for c in checks:
         mark = "yes" if c.ok else "**NO**"
         lines.append(f"| {_cell(c.name)} | {_cell(c.expected)} | {_cell(c.actual)} | {mark} |")
-    return "\n".join(lines) + "\n"
+    return lines

@@ -8,11 +8,16 @@ external connection string comes from the connection-info endpoint.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from releaser.config import Config, DatabaseConfig
 from releaser.db.dsn import Dsn, looks_like_dsn, parse_dsn, resolve_env
 from releaser.db.storage import Store, open_store
 from releaser.errors import EnvironmentProblem, ReleaserError, UsageError
+
+if TYPE_CHECKING:
+    from releaser.render.client import RenderClient
+    from releaser.render.models import Postgres
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,13 @@ def _resolve_render(name_or_id: str) -> Source:
 
     with RenderClient.from_env() as client:
         postgres = client.resolve_postgres(name_or_id)
-        info = client.postgres_connection_info(postgres.id)
+        dsn = render_dsn(client, postgres)
+    return Source(dsn, postgres.name or postgres.database_name or postgres.id, postgres.id)
+
+
+def render_dsn(client: RenderClient, postgres: Postgres) -> Dsn:
+    """A Render Postgres's external DSN (password included), from connection-info."""
+    info = client.postgres_connection_info(postgres.id)
     if not info.external_connection_string:
         raise EnvironmentProblem(
             f"Render returned no external connection string for {postgres.id}",
@@ -64,7 +75,7 @@ def _resolve_render(name_or_id: str) -> Source:
 
         with_password = make_conninfo(info.external_connection_string, password=info.password)
         dsn = parse_dsn(with_password, label=label)
-    return Source(dsn, postgres.name or postgres.database_name or postgres.id, postgres.id)
+    return dsn
 
 
 def resolve_store(

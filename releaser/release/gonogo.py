@@ -456,7 +456,10 @@ def check_database_backup(
     bad: Status = "FAIL" if (database.production or rules.production) else "WARN"
     try:
         found = latest_verified(
-            database.store, endpoint_url=database.endpoint_url, database=rules.database
+            database.store,
+            endpoint_url=database.endpoint_url,
+            database=rules.database,
+            accept=database.evidence_ages() if database.evidence else None,
         )
     except ReleaserError as exc:
         return _result(name, bad, f"cannot read the snapshot store: {exc.message}")
@@ -481,26 +484,32 @@ def judge_backup(
     now: datetime,
 ) -> CheckResult:
     """PASS when the newest drill-verified snapshot is younger than max_backup_age."""
-    limit = database.max_backup_age_seconds
+    ages = database.evidence_ages()
     if found is None:
         return _result(
             "database backup",
             bad,
             f"no drill-verified snapshot of {name!r}; run 'releaser db drill {name}'",
         )
-    snapshot_id = found.snapshot_id
+    # Render export and PITR evidence (releaser.toml `evidence`) carry a kind and a label.
+    kind = getattr(found, "kind", "snapshot")
+    what = getattr(found, "what", f"snapshot {found.snapshot_id}")
+    limit = ages.get(kind, database.max_backup_age_seconds)
+    setting = (
+        f"evidence {kind} max {format_duration(limit)}"
+        if database.evidence
+        else f"max_backup_age {database.max_backup_age}"
+    )
     age = (now - found.taken_at).total_seconds()
     if age > limit:
         return _result(
             "database backup",
             bad,
-            f"newest verified snapshot {snapshot_id} is {format_duration(age)} old "
-            f"(max_backup_age {database.max_backup_age}); take and drill a new one",
+            f"newest verified {what} is {format_duration(age)} old "
+            f"({setting}); take and drill a new one",
         )
     return _result(
-        "database backup",
-        "PASS",
-        f"snapshot {snapshot_id} taken {format_duration(age)} ago, verified by a drill",
+        "database backup", "PASS", f"{what} from {format_duration(age)} ago, verified by a drill"
     )
 
 

@@ -32,6 +32,8 @@ from releaser.render.models import (
     LogPage,
     Postgres,
     PostgresConnectionInfo,
+    PostgresExport,
+    RecoveryInfo,
     Service,
 )
 
@@ -670,3 +672,40 @@ class RenderClient:
             f"/postgres/{postgres_id}/connection-info", what=f"postgres {postgres_id}"
         )
         return self._model(PostgresConnectionInfo, data, "GET connection-info")
+
+    # --- postgres exports and point-in-time recovery -----------------------------------
+
+    def list_exports(self, postgres_id: str) -> list[PostgresExport]:
+        """A bare array (no cursor wrapper, no pagination), newest first or not."""
+        data = self._get_json(f"/postgres/{postgres_id}/export", what=f"postgres {postgres_id}")
+        if not isinstance(data, list):
+            raise ApiError(f"unexpected response from GET exports of {postgres_id}", "Report this")
+        return [
+            self._model(PostgresExport, item, "GET /postgres/{id}/export")
+            for item in data
+            if isinstance(item, dict)
+        ]
+
+    def create_export(self, postgres_id: str) -> None:
+        """202 with no body and no id: find the export by listing afterwards."""
+        self.request("POST", f"/postgres/{postgres_id}/export", what=f"postgres {postgres_id}")
+
+    def recovery_info(self, postgres_id: str) -> RecoveryInfo:
+        data = self._get_json(f"/postgres/{postgres_id}/recovery", what=f"postgres {postgres_id}")
+        return self._model(RecoveryInfo, data, "GET /postgres/{id}/recovery")
+
+    def create_recovery(self, postgres_id: str, body: dict[str, Any]) -> Postgres:
+        """Point-in-time recovery into a NEW (billed) instance, which the answer describes."""
+        response = self.request(
+            "POST", f"/postgres/{postgres_id}/recovery", json=body, what=f"postgres {postgres_id}"
+        )
+        try:
+            data = response.json()
+        except ValueError:
+            raise WriteOutcomeUnknown(
+                f"POST /postgres/{postgres_id}/recovery answered without JSON"
+            ) from None
+        return self._model(Postgres, data, "POST /postgres/{id}/recovery")
+
+    def delete_postgres(self, postgres_id: str) -> None:
+        self.request("DELETE", f"/postgres/{postgres_id}", what=f"postgres {postgres_id}")

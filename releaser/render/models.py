@@ -249,6 +249,20 @@ class Postgres(RenderModel):
     created_at: datetime | None = None
     ip_allow_list: list[dict[str, Any]] | None = None
     owner: Owner | None = None
+    environment_id: str | None = None
+
+
+class PostgresExport(RenderModel):
+    """One logical export: no status field; ``url`` (signed, short-lived) once it is ready."""
+
+    id: str
+    created_at: datetime | None = None
+    url: str | None = None
+
+
+class RecoveryInfo(RenderModel):
+    recovery_status: str | None = None  # AVAILABLE, BACKUP_NOT_READY, NOT_AVAILABLE
+    starts_at: datetime | None = None  # the earliest restorable time
 
 
 class PostgresConnectionInfo(RenderModel):

@@ -479,23 +479,26 @@ def connection_info(api: RenderApi, request: Request, p: dict[str, str]) -> Resp
 @route("GET", "/postgres/{pg_id}/export")
 def list_exports(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
     pg = api.state.pg(p["pg_id"])
-    return Response(
-        200,
-        [
-            {
-                "id": e.id,
-                "createdAt": views.iso(e.created_at),
-                "url": f"{request.base_url}/_sim/exports/{pg.id}/{e.id}.dir.tar.gz",
-            }
-            for e in sorted(pg.exports, key=lambda e: e.created_at, reverse=True)
-        ],
-    )
+    api.state.advance()
+    listed: list[dict[str, Any]] = []
+    for e in sorted(pg.exports, key=lambda e: e.created_at, reverse=True):
+        item = {"id": e.id, "createdAt": views.iso(e.created_at)}
+        if e.ready:  # no status field: an export in progress simply has no URL yet
+            item["url"] = api.state.export_url(request.base_url, pg, e)
+        listed.append(item)
+    return Response(200, listed)
 
 
 @route("POST", "/postgres/{pg_id}/export")
 def create_export(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
     api.state.export(p["pg_id"])
     return Response(202)
+
+
+@route("DELETE", "/postgres/{pg_id}")
+def delete_postgres(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
+    api.state.delete_postgres(p["pg_id"])
+    return Response(204)
 
 
 @route("GET", "/postgres/{pg_id}/recovery")

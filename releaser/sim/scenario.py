@@ -221,6 +221,14 @@ class EnvGroup(_Model):
     created_at: When = "-60d"
 
 
+PostgresFault = Literal[
+    "export_no_url",  # an export that never gets a download URL
+    "export_url_expires",  # the download URL expires (the connection drops) mid-download
+    "export_truncated",  # the archive served is cut short
+    "recovery_failed",  # a recovery instance ends in recovery_failed
+]
+
+
 class Postgres(_Model):
     id: str = Field(pattern=r"^dpg-[0-9a-zA-Z-]+$")
     name: str = Field(min_length=1)
@@ -237,6 +245,8 @@ class Postgres(_Model):
     status: PostgresStatus = "available"
     recovery: Literal["AVAILABLE", "BACKUP_NOT_READY", "NOT_AVAILABLE"] = "AVAILABLE"
     created_at: When = "-120d"
+    # Faults of this instance's exports and recoveries (see releaser.sim.pgwork).
+    pg_faults: list[PostgresFault] = Field(default_factory=list)
 
     @field_validator("version", mode="before")
     @classmethod

@@ -35,6 +35,7 @@ from releaser.sim.state import ApiProblem, SimState
 
 API_PREFIX = "/v1"
 APPS_PREFIX = "/_sim/apps/"
+EXPORTS_PREFIX = "/_sim/exports/"
 
 
 @dataclass
@@ -136,6 +137,7 @@ class SimServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self.state.close()
 
     def serve_forever(self) -> None:
         """Block until stop() (or Ctrl-C in the caller)."""
@@ -265,9 +267,6 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw.strip() else None
         except ValueError:
             body = _BAD_JSON
-        if path.startswith("/_sim/") and not path.startswith(APPS_PREFIX):
-            self._send(_debug(sim, self.command, path, body))
-            return
         record = RecordedRequest(
             method=self.command,
             path=path,
@@ -275,6 +274,12 @@ class _Handler(BaseHTTPRequestHandler):
             json=None if body is _BAD_JSON else body,
             status=0,
         )
+        if self.command == "GET" and path.startswith(EXPORTS_PREFIX):
+            self._send_export(sim, path[len(EXPORTS_PREFIX) :], record)
+            return
+        if path.startswith("/_sim/") and not path.startswith(APPS_PREFIX):
+            self._send(_debug(sim, self.command, path, body))
+            return
         response = self._respond(sim, path, query, body, record)
         if response is not None:
             record.status = response.status
@@ -335,6 +340,36 @@ class _Handler(BaseHTTPRequestHandler):
         if verdict is not None:
             response.headers.update(_rate_headers(verdict))
         return response
+
+    def _send_export(self, sim: SimServer, rest: str, record: RecordedRequest) -> None:
+        """An export's signed download URL (like S3's): streamed from disk, recorded."""
+        pg_id, _, file_name = rest.partition("/")
+        try:
+            with sim.state.lock:
+                sim.state.advance()
+                path, expires_mid_download = sim.state.export_file(pg_id, file_name, record.query)
+            size = path.stat().st_size
+        except (ApiProblem, OSError) as exc:
+            problem = exc if isinstance(exc, ApiProblem) else ApiProblem(404, "NoSuchKey")
+            record.status = problem.status
+            sim._record(record)
+            self._send(error(problem.status, problem.message))
+            return
+        record.status = 200
+        sim._record(record)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/gzip")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        # The URL-expires fault: half the bytes, then the connection closes (HTTP/1.0).
+        remaining = size // 2 if expires_mid_download else size
+        with open(path, "rb") as handle:
+            while remaining > 0:
+                chunk = handle.read(min(1 << 20, remaining))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                remaining -= len(chunk)
 
     def _send(self, response: Response) -> None:
         payload = b"" if response.body is None else json.dumps(response.body).encode()
@@ -435,8 +470,6 @@ def _debug(sim: SimServer, method: str, path: str, body: Any) -> Response:
             seconds = float((body or {}).get("advance_seconds", 0))
             sim.advance(seconds)
             return Response(200, {"now": views.iso(sim.clock.now())})
-        if method == "GET" and path.startswith("/_sim/exports/"):
-            return error(404, "export files are not simulated; the export list and its URLs are")
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -483,9 +516,16 @@ def _snapshot(sim: SimServer) -> dict[str, Any]:
             {"id": g.id, "name": g.name, "vars": sorted(g.vars)} for g in state.env_groups.values()
         ],
         "postgres": [
-            {"id": p.id, "name": p.config.name, "mapped": p.config.dsn is not None}
+            {
+                "id": p.id,
+                "name": p.config.name,
+                "mapped": p.config.dsn is not None,
+                "status": p.status(state.now()),
+                "exports": [{"id": e.id, "ready": e.ready} for e in p.exports],
+            }
             for p in state.postgres.values()
         ],
+        "deletedPostgres": list(state.deleted_postgres),  # e.g. recovery instances a drill removed
         "faults": _faults(sim),
     }
 

@@ -7,13 +7,18 @@ take it). Time only moves through the clock; `advance()` applies every scheduled
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import hmac
 import secrets
+import shutil
 import string
+import tempfile
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import unquote, urlsplit
 
@@ -47,6 +52,7 @@ _ALPHABET = string.ascii_lowercase + string.digits
 # How far back point-in-time recovery reaches, and how close to now it may not go.
 PITR_WINDOW = timedelta(days=7)
 PITR_MIN_AGE = timedelta(minutes=10)
+EXPORT_URL_TTL = timedelta(minutes=15)  # export download URLs are signed and short-lived
 
 
 def new_id(prefix: str) -> str:
@@ -156,6 +162,9 @@ class EnvGroupState:
 class Export:
     id: str
     created_at: datetime
+    ready: bool = False  # listed with a download URL
+    path: Path | None = None  # the real archive (mapped instances only)
+    error: str | None = None  # making the archive failed
 
 
 @dataclass
@@ -170,13 +179,18 @@ class PostgresState:
     port: int
     available_at: datetime | None = None  # a recovered database is created, then available
     exports: list[Export] = field(default_factory=list)
+    copying: bool = False  # a recovery whose local copy is still being made
+    recovery_error: str | None = None  # the recovery ends recovery_failed
+    sim_owned: bool = False  # its real database was created by the simulator (drop on delete)
 
     @property
     def id(self) -> str:
         return self.config.id
 
     def status(self, now: datetime) -> str:
-        if self.available_at and now < self.available_at:
+        if self.recovery_error and not (self.available_at and now < self.available_at):
+            return "recovery_failed"
+        if self.copying or (self.available_at and now < self.available_at):
             return "recovery_in_progress"
         return self.config.status
 
@@ -207,6 +221,10 @@ class SimState:
         self.env_groups: dict[str, EnvGroupState] = {}
         self.services: dict[str, ServiceState] = {}
         self.postgres: dict[str, PostgresState] = {}
+        self.deleted_postgres: list[str] = []  # ids deleted through the API, in order
+        self.files_dir: Path | None = None  # export archives, made on first use
+        self._url_key = secrets.token_bytes(16)
+        self._workers: list[threading.Thread] = []  # making exports and recovery copies
         self._active: list[DeployState] = []  # deploys with future steps, logs or repeaters
         start = self.started_at
         for group in scenario.env_groups:
@@ -687,9 +705,71 @@ class SimState:
 
     def export(self, postgres_id: str) -> Export:
         now = self.advance()
+        pg = self.pg(postgres_id)
         export = Export(new_id("exp"), now)
-        self.pg(postgres_id).exports.append(export)
+        pg.exports.append(export)
+        if pg.config.dsn is None:
+            export.ready = True  # a URL with no file behind it (the download answers 404)
+        else:
+            self._start_worker(self._make_export, pg, export)
         return export
+
+    def _start_worker(self, target: Any, *args: Any) -> None:
+        worker = threading.Thread(target=target, args=args, daemon=True)
+        self._workers.append(worker)
+        worker.start()
+
+    def _make_export(self, pg: PostgresState, export: Export) -> None:
+        """Runs in its own thread (pg_dump takes a while): never holds the lock meanwhile."""
+        from releaser.sim import pgwork
+
+        with self.lock:
+            if self.files_dir is None:
+                self.files_dir = Path(tempfile.mkdtemp(prefix="releaser-sim-"))
+            dest = self.files_dir / f"{export.id}.dir.tar.gz"
+        try:
+            pgwork.make_export(pg.dsn(), dest)
+            if "export_truncated" in pg.config.pg_faults:
+                pgwork.truncate(dest)
+        except Exception as exc:  # the export just never gets a URL, as on Render
+            with self.lock:
+                export.error = str(exc)
+            return
+        with self.lock:
+            export.path = dest
+            export.ready = "export_no_url" not in pg.config.pg_faults
+
+    def export_url(self, base_url: str, pg: PostgresState, export: Export) -> str:
+        expires = int((self.now() + EXPORT_URL_TTL).timestamp())
+        return (
+            f"{base_url}/_sim/exports/{pg.id}/{export.id}.dir.tar.gz"
+            f"?expires={expires}&signature={self._sign(pg.id, export.id, expires)}"
+        )
+
+    def _sign(self, pg_id: str, export_id: str, expires: int) -> str:
+        message = f"{pg_id}/{export_id}/{expires}".encode()
+        return hmac.new(self._url_key, message, "sha256").hexdigest()[:32]
+
+    def export_file(self, pg_id: str, file_name: str, query: dict[str, str]) -> tuple[Path, bool]:
+        """The archive behind a download URL, and whether the URL expires mid-download."""
+        pg = self.pg(pg_id)
+        export = next((e for e in pg.exports if f"{e.id}.dir.tar.gz" == file_name), None)
+        if export is None or not export.ready:
+            raise ApiProblem(404, "NoSuchKey: the export does not exist")
+        try:
+            expires = int(query.get("expires", ""))
+        except ValueError:
+            expires = 0
+        signature = self._sign(pg_id, export.id, expires)
+        if not hmac.compare_digest(signature, query.get("signature", "")):
+            raise ApiProblem(403, "AccessDenied: the signature does not match")
+        if self.now().timestamp() > expires:
+            raise ApiProblem(403, "AccessDenied: Request has expired")
+        if export.path is None:
+            raise ApiProblem(
+                404, "export files exist only for instances mapped to a real database (--postgres)"
+            )
+        return export.path, "export_url_expires" in pg.config.pg_faults
 
     def recovery_start(self, pg: PostgresState) -> datetime:
         return max(pg.created_at, self.now() - PITR_WINDOW)
@@ -721,7 +801,59 @@ class SimState:
         state = _postgres_state(config, now)
         state.available_at = now + timedelta(minutes=5)
         self.postgres[new_pg_id] = state
+        if "recovery_failed" in source.config.pg_faults:
+            state.recovery_error = "simulated fault: the recovery failed"
+        elif source.config.dsn is not None:
+            from releaser.sim.pgwork import RECOVERY_LIMITATION
+
+            state.copying = True
+            self.logs.add(now, RECOVERY_LIMITATION, new_pg_id, "warning", "app")
+            self._start_worker(self._copy_for_recovery, source.dsn(), state)
         return state
+
+    def _copy_for_recovery(self, source_dsn: str, state: PostgresState) -> None:
+        """Runs in its own thread: the recovery's real database, copied from the source."""
+        from releaser.sim import pgwork
+
+        try:
+            dsn = pgwork.copy_database(source_dsn, "sim_" + state.id.replace("-", "_"))
+        except Exception as exc:
+            with self.lock:
+                state.copying = False
+                state.recovery_error = f"copying the source failed: {exc}"
+            return
+        with self.lock:
+            if state.id not in self.postgres:  # deleted while copying: nobody will use it
+                pgwork.drop_database(dsn)
+                return
+            mapped = _postgres_state(state.config.model_copy(update={"dsn": dsn}), state.created_at)
+            mapped.available_at, mapped.sim_owned = state.available_at, True
+            self.postgres[state.id] = mapped
+
+    def delete_postgres(self, postgres_id: str) -> None:
+        self.advance()
+        pg = self.pg(postgres_id)
+        del self.postgres[postgres_id]
+        self.deleted_postgres.append(postgres_id)
+        if pg.sim_owned:
+            from releaser.sim import pgwork
+
+            pgwork.drop_database(pg.dsn())
+
+    def close(self) -> None:
+        """Drop the databases and files the simulator made (server stop)."""
+        from releaser.sim import pgwork
+
+        for worker in self._workers:  # a copy finishing after this would be left behind
+            worker.join(timeout=120)
+        with self.lock:
+            owned = [pg.dsn() for pg in self.postgres.values() if pg.sim_owned]
+            files, self.files_dir = self.files_dir, None
+        for dsn in owned:
+            with contextlib.suppress(Exception):
+                pgwork.drop_database(dsn)
+        if files is not None:
+            shutil.rmtree(files, ignore_errors=True)
 
 
 def _env_value(body: dict[str, Any]) -> str:

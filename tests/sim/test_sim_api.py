@@ -259,7 +259,9 @@ def test_postgres_export_is_202_then_listed(api: httpx.Client) -> None:
     response = api.post(f"/postgres/{MAIN_DB}/export")
     assert response.status_code == 202 and response.content == b""
     exports = api.get(f"/postgres/{MAIN_DB}/export").json()
-    assert len(exports) == 1 and exports[0]["url"].endswith(".dir.tar.gz")
+    assert len(exports) == 1
+    path, _, signed = exports[0]["url"].partition("?")  # signed and expiring, like S3's
+    assert path.endswith(".dir.tar.gz") and "expires=" in signed and "signature=" in signed
 
 
 def test_point_in_time_recovery_creates_a_new_database(

@@ -240,7 +240,10 @@ def tour(server: SimServer, api: httpx.Client, clock: ManualClock) -> None:
     api.get(f"/postgres/{MAIN_DB}/export")
     api.get(f"/postgres/{MAIN_DB}/recovery")
     restore = (now - timedelta(hours=2)).isoformat()
-    api.post(f"/postgres/{MAIN_DB}/recovery", json={"restoreTime": restore, "restoreName": "copy"})
+    copy = api.post(
+        f"/postgres/{MAIN_DB}/recovery", json={"restoreTime": restore, "restoreName": "copy"}
+    )
+    api.delete(f"/postgres/{copy.json()['id']}")  # 204: a recovery instance is deleted
     api.post(
         f"/postgres/{MAIN_DB}/recovery", json={"restoreTime": now.isoformat()}
     )  # 400: too recent
