@@ -83,6 +83,10 @@ def secret_forms(secret: str) -> set[str]:
         json.dumps(json.dumps(secret)[1:-1])[1:-1],  # JSON inside a JSON string
         json.dumps(secret)[1:-1].replace("/", "\\/"),
         visible(secret),
+        # Unicode case mapping can change a string's length ('İ'.lower() is two characters),
+        # which IGNORECASE does not see through: list the re-cased forms themselves.
+        secret.lower(),
+        secret.upper(),
     }
     forms |= _base64_cores(secret.encode())
     return {f for f in forms if len(f) >= MIN_SECRET}
