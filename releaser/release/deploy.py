@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from releaser.config import Config, ServiceRules
 from releaser.errors import ApiError, NotFoundError, ReleaserError, UnsafeState, UsageError
-from releaser.release.envchange import read_service_env, secret_values
+from releaser.release.envchange import ServiceEnv, read_service_env, secret_values
 from releaser.release.health import (
     DEFAULT_PROBE_TIMEOUT,
     HealthCheck,
@@ -105,6 +105,25 @@ class DeployPlan:
     warnings: list[str] = field(default_factory=list)
 
 
+def _new_plan(
+    service: Service,
+    rules: ServiceRules,
+    options: DeployOptions,
+    previous: Deploy | None,
+    recent: list[Deploy],
+    env: ServiceEnv,
+) -> DeployPlan:
+    return DeployPlan(
+        service=service,
+        rules=rules,
+        options=options,
+        previous=previous,
+        health=health_check(service, rules.health_path),
+        known_ids=frozenset(d.id for d in recent),
+        secrets=secret_values(env, rules),
+    )
+
+
 def plan_deploy(
     client: RenderClient, config: Config, service: Service, options: DeployOptions
 ) -> DeployPlan:
@@ -118,15 +137,7 @@ def plan_deploy(
     recent = client.list_deploys(service.id, limit=DEPLOY_HISTORY)
     env = read_service_env(client, service)
     live = next((d for d in recent if d.status == "live"), None) or live_deploy(client, service.id)
-    plan = DeployPlan(
-        service=service,
-        rules=rules,
-        options=options,
-        previous=live,
-        health=health_check(service, rules.health_path),
-        known_ids=frozenset(d.id for d in recent),
-        secrets=secret_values(env, rules),
-    )
+    plan = _new_plan(service, rules, options, live, recent, env)
     if not options.skip_checks:
         verdict = run_go_no_go(
             client,
@@ -151,7 +162,11 @@ def plan_deploy(
     busy = next((d for d in recent if d.in_progress), None)
     if busy is not None:
         plan.refusal = f"deploy {busy.id} is already {busy.status}"
-        plan.refusal_advice = "Nothing was deployed. Wait for it to finish, or cancel it first"
+        arg = service_arg(service)
+        plan.refusal_advice = (
+            f"Nothing was deployed. Watch it finish ('releaser watch {arg} {busy.id}'), "
+            f"or cancel it first ('releaser cancel {arg} {busy.id}')"
+        )
     elif live is None and options.rollback and rules.require_rollback_target:
         plan.refusal = "the service has no live deploy, so there would be nothing to roll back to"
         plan.refusal_advice = (
@@ -436,16 +451,7 @@ def attach_plan(
     previous = next((d for d in before if d.status == "live"), None) or (
         before[0] if before else None
     )
-    env = read_service_env(client, service)
-    plan = DeployPlan(
-        service=service,
-        rules=rules,
-        options=options,
-        previous=previous,
-        health=health_check(service, rules.health_path),
-        known_ids=frozenset(d.id for d in recent),
-        secrets=secret_values(env, rules),
-    )
+    plan = _new_plan(service, rules, options, previous, recent, read_service_env(client, service))
     if not options.rollback:
         plan.warnings.append(
             "no automatic rollback (re-attached; pass --rollback-on-failure to roll back)"
