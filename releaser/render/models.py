@@ -168,7 +168,7 @@ class Deploy(RenderModel):
             return f"{self.commit.short} {self.commit.title}".strip()
         if self.image and (self.image.ref or self.image.sha):
             digest = _short_digest(self.image.sha)
-            if self.image.ref and digest:
+            if self.image.ref and digest and "@" not in self.image.ref:
                 return f"{self.image.ref}@{digest}"
             return self.image.ref or digest or ""
         return "-"

@@ -363,3 +363,39 @@ def test_logs_and_events_answering_404_never_abandon_the_deploy(
         "unhealthy_after_live": (1, "rolled_back"),
     }
     assert (result.exit_code, report["outcome"]) == expected[behaviour], result.stderr
+
+
+def test_cancel_dry_run_writes_nothing_and_json_names_the_deploy(
+    start_sim: Start, run_cli: Run
+) -> None:
+    """--dry-run: exit 0, the deploy that would be canceled and what keeps serving; no write."""
+    sim = start_sim("render-shapes")
+    result = run_cli("cancel", "checkout", "--dry-run", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert (plan["outcome"], plan["deploy_id"]) == ("planned", CHECKOUT_RUNNING)
+    assert plan["live_deploy_id"] == "dep-sh4p3sbusy00000000b"
+    assert not [r for r in sim.requests if r.method != "GET"]
+
+
+def test_watch_with_nothing_in_progress_is_a_usage_error(start_sim: Start, run_cli: Run) -> None:
+    """No running deploy and no id: exit 2, one line naming how to pick one; no write."""
+    sim = start_sim("render-shapes")
+    result = run_cli("watch", "storefront")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: no deploy is in progress on storefront")
+    assert "releaser watch storefront dep-" in result.stderr
+    assert not [r for r in sim.requests if r.method != "GET"]
+
+
+def test_a_status_filter_that_is_ignored_does_not_make_a_running_deploy_live(
+    start_sim: Start, run_cli: Run
+) -> None:
+    """render-shapes answers ?status=live with every deploy, newest (running) first: the
+    services list still shows checkout's real live deploy, checked by its status."""
+    start_sim("render-shapes")
+    result = run_cli("services", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = {row["id"]: row for row in json.loads(result.stdout)}
+    assert rows["srv-sh4p3sbusy000000001"]["live_deploy"]["id"] == "dep-sh4p3sbusy00000000b"
+    assert rows["srv-sh4p3sbusy000000001"]["live_deploy"]["status"] == "live"
