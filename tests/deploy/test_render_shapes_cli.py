@@ -399,3 +399,76 @@ def test_a_status_filter_that_is_ignored_does_not_make_a_running_deploy_live(
     rows = {row["id"]: row for row in json.loads(result.stdout)}
     assert rows["srv-sh4p3sbusy000000001"]["live_deploy"]["id"] == "dep-sh4p3sbusy00000000b"
     assert rows["srv-sh4p3sbusy000000001"]["live_deploy"]["status"] == "live"
+
+
+RUNNING_CRASH = """\
+[scenario]
+name = "running-crash"
+
+[owner]
+id = "tea-r3nd3rsh4p3s0000001"
+name = "Shapes Inc"
+
+[[services]]
+id = "srv-runn1ngcr4sh0000001"
+name = "billing"
+repo = "https://github.com/shapes/billing"
+
+[[services.deploys]]
+id = "dep-runn1ngcr4sh00000a"
+status = "live"
+commit = "aaaaaaa"
+created_at = "-1d"
+
+[[services.deploys]]
+id = "dep-runn1ngcr4sh00000b"
+status = "update_in_progress"
+commit = "bbbbbbb"
+created_at = "-3m"
+then = { behaviour = "crash_loop", fail_after = "10m" }
+"""
+
+
+def test_watch_catches_a_crash_loop_in_a_deploy_it_did_not_start(
+    start_sim: Start, run_cli: Run, tmp_path: Any
+) -> None:
+    """A deploy already crash-looping when releaser arrives: 'releaser watch' reaches the same
+    verdict as deploy (crash loop, canceled, exit 1) and names the previous deploy as serving."""
+    path = tmp_path / "running-crash.toml"
+    path.write_text(RUNNING_CRASH, encoding="utf-8")
+    sim = start_sim(str(path))
+    result = run_cli("watch", "billing", "-o", "json")
+    assert result.exit_code == 1, result.stderr
+    report = report_of(result)
+    assert (report["outcome"], report["deploy_id"]) == ("canceled", "dep-runn1ngcr4sh00000b")
+    assert report["previous_deploy_id"] == "dep-runn1ngcr4sh00000a"
+    assert len(requests_to(sim, "POST", "/cancel")) == 1
+
+
+def test_declining_cancel_on_a_terminal_changes_nothing(start_sim: Start) -> None:
+    """On a terminal, answering no: exit 1 'not confirmed. Nothing was changed', no POST."""
+    import pty
+
+    sim = start_sim("render-shapes")
+    env = {**os.environ, "RENDER_API_URL": sim.url, "RENDER_API_KEY": sim.api_key}
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "releaser.cli.main", "cancel", "checkout"],
+        env=env,
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(slave)
+    try:
+        os.write(master, b"n\n")
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        os.close(master)
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 1, stderr
+    assert stderr.strip().endswith("[y/N]: Error: not confirmed. Nothing was changed")
+    assert not requests_to(sim, "POST", "/cancel")
