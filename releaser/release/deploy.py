@@ -49,7 +49,6 @@ from releaser.release.watch import (
     SUPERSEDED,
     TIMED_OUT,
     TURNED_BAD,
-    UPDATE,
     Observer,
     ServerClock,
     WatchResult,
@@ -477,7 +476,7 @@ def _act(run: _Run, deploy: Deploy, result: WatchResult, state: WatchState) -> s
         run.state_now = f"live: {deploy.id} ({version}), {state.last_probe or 'no probe'}"
         return "healthy"
     if verdict in (CRASH_LOOP, TIMED_OUT):
-        run.progress(f"{state.reason}: canceling {deploy.id} ({_still_serving(run.plan, state)})")
+        run.progress(f"{state.reason}: canceling {deploy.id} ({_serving_words(run.plan.service)})")
         run.actions.append(f"canceled {deploy.id} ({state.reason})")
         _cancel(run, deploy.id)
     elif verdict in (FAILED, CANCELED):
@@ -655,14 +654,14 @@ def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> Deplo
     )
 
 
-def _went_down(plan: DeployPlan, state: WatchState) -> bool:
-    """With a disk, Render stops the old instance when the update starts (not before)."""
-    return plan.service.has_disk and any(phase == UPDATE for phase, _ in state.phases)
-
-
-def _still_serving(plan: DeployPlan, state: WatchState) -> str:
-    if _went_down(plan, state):
-        return "the service has a disk: it is down until the previous version restarts"
+def _serving_words(service: Service) -> str:
+    if service.has_disk:
+        # No zero-downtime deploys with a disk: the old instance stopped before the new one
+        # started, so the service has been down; canceling ends that downtime.
+        return (
+            "the service has a disk, so it has been DOWN during this deploy; canceling lets "
+            "Render start the previous version again"
+        )
     return "the previous version is still serving"
 
 
@@ -674,13 +673,9 @@ def _summary(
     prev = f"{previous.id} ({previous.version})" if previous else "the previous version"
     if outcome == "healthy":
         return f"{deploy.id} is live and healthy ({state.reason})"
-    if outcome in ("canceled", "failed") and _went_down(run.plan, state):
-        serving = (
-            f"the service has a disk (no zero-downtime deploy), so it was DOWN while the new "
-            f"version tried to start; {prev} is live again"
-        )
-    else:
-        serving = f"{prev} is still serving"
+    serving = f"{prev} is still serving"
+    if run.plan.service.has_disk:
+        serving = f"the service (it has a disk) was down during the deploy; {prev} is live again"
     if outcome == "canceled":
         return f"{deploy.id} was canceled by releaser: {state.reason}{why}; {serving}"
     if outcome == "failed":
