@@ -459,10 +459,14 @@ def attach_plan(
 
 
 def _with_render_reason(observer: Observer, state: WatchState) -> WatchState:
-    """Render's structured reason (nonZeroExit, oomKilled...) for the report, if it has one."""
+    """Render's structured reason (nonZeroExit, oomKilled...) for the report, if it has one.
+
+    Any failure to read it (events answering 404 on some plans) only leaves it out: the
+    verdict is already reached and must still be acted upon and reported.
+    """
     try:
         reason = observer.failure_reason()
-    except ApiError:
+    except ReleaserError:
         return state
     if reason is None:
         return state

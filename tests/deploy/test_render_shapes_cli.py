@@ -341,8 +341,8 @@ def test_ctrl_c_during_deploy_names_the_running_deploy_and_the_re_attach_command
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the watcher ends the run on a logs 404 (exit 2); degrading it is issue 17's "
-    "(branch watch17): remove this mark when that lands",
+    reason="on sim10 alone the watcher ends the run on a logs 404 (exit 2); issue 17 "
+    "(watch17) degrades it, and merged with it this passes: then remove this mark",
 )
 @pytest.mark.parametrize("behaviour", ["succeed", "crash_loop", "unhealthy_after_live"])
 def test_logs_and_events_answering_404_never_abandon_the_deploy(
