@@ -450,11 +450,17 @@ def attach_plan(
     previous = next((d for d in before if d.status == "live"), None) or (
         before[0] if before else None
     )
+    if deploy.is_rollback and options.rollback:
+        # A rollback is never rolled back in turn: that would go "back" to what it escaped.
+        options = replace(options, rollback=False)
+        warning = "watching a rollback: it is never rolled back itself (--rollback-on-failure)"
+    elif not options.rollback:
+        warning = "no automatic rollback (re-attached; pass --rollback-on-failure to roll back)"
+    else:
+        warning = ""
     plan = _new_plan(service, rules, options, previous, recent, read_service_env(client, service))
-    if not options.rollback:
-        plan.warnings.append(
-            "no automatic rollback (re-attached; pass --rollback-on-failure to roll back)"
-        )
+    if warning:
+        plan.warnings.append(warning)
     return plan, deploy
 
 

@@ -472,3 +472,22 @@ def test_declining_cancel_on_a_terminal_changes_nothing(start_sim: Start) -> Non
     assert process.returncode == 1, stderr
     assert stderr.strip().endswith("[y/N]: Error: not confirmed. Nothing was changed")
     assert not requests_to(sim, "POST", "/cancel")
+
+
+def test_watch_never_rolls_back_a_rollback(start_sim: Start, run_cli: Run) -> None:
+    """Re-attached to a rollback that turns bad, even with --rollback-on-failure: no second
+    rollback (it would go back to what it escaped); exit 4, a human decides."""
+    sim = start_sim("render-shapes")
+    sim.queue_behaviour("storefront", "unhealthy_after_live", unhealthy_after=5, **QUICK)
+    started = httpx.post(
+        f"{sim.url}/services/srv-sh4p3sw3b0000000001/rollback",
+        json={"deployId": "dep-sh4p3sw3b000000000a"},
+        headers={"Authorization": f"Bearer {sim.api_key}"},
+    )
+    assert started.status_code == 201
+    result = run_cli("watch", "storefront", "--rollback-on-failure", "--soak", "30s", "-o", "json")
+    assert result.exit_code == 4
+    report = report_of(result)
+    assert report["watch_verdict"] == "turned_bad" and report["rollback"] is None
+    assert any("never rolled back itself" in w for w in report["warnings"])
+    assert len(requests_to(sim, "POST", "/rollback")) == 1  # only the one the test made
