@@ -405,7 +405,7 @@ def _abandoned(run: _Run) -> WatchAbandoned:
         f"interrupted: {what} {watching.id} on {run.plan.service.label} is still running on "
         "Render and nobody is watching it (releaser did not cancel it)",
         f"Re-attach with 'releaser watch {service} {watching.id}"
-        + (" --rollback-on-failure" if run.plan.options.rollback else "")
+        + (" --rollback-on-failure" if run.plan.options.rollback and what == "deploy" else "")
         + f"', or stop it with 'releaser cancel {service} {watching.id}'",
     )
 
