@@ -491,3 +491,14 @@ def test_watch_never_rolls_back_a_rollback(start_sim: Start, run_cli: Run) -> No
     assert report["watch_verdict"] == "turned_bad" and report["rollback"] is None
     assert any("never rolled back itself" in w for w in report["warnings"])
     assert len(requests_to(sim, "POST", "/rollback")) == 1  # only the one the test made
+
+
+def test_status_says_how_health_is_judged(start_sim: Start, run_cli: Run) -> None:
+    """status names the rule per type: a private service is not probed, an API without a
+    health path is up on any answer below 500."""
+    start_sim("render-shapes")
+    private = run_cli("status", "search")
+    assert private.exit_code == 0, private.stderr
+    assert "health URL   -" in private.stdout and "not probed" in private.stdout
+    api = run_cli("status", API, "-o", "json")
+    assert "any answer below 500" in json.loads(api.stdout)["health_judged"]
