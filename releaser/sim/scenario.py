@@ -473,6 +473,17 @@ def _cross_check(scenario: Scenario) -> tuple[tuple[Any, ...], str] | None:
         running = [i for i, d in enumerate(service.deploys) if d.in_progress]
         if len(running) > 1:
             return ("services", index, "deploys"), "more than one deploy in progress"
+        for d_index in running:
+            if service.deploys[d_index].status == "pre_deploy_in_progress" and not (
+                service.pre_deploy_command
+            ):
+                return (
+                    "services",
+                    index,
+                    "deploys",
+                    d_index,
+                    "status",
+                ), "pre_deploy_in_progress needs the service's pre_deploy_command"
         if running and service.deploys:
             newest = max(service.deploys, key=lambda d: resolve_offset(d.created_at, _EPOCH))
             if newest is not service.deploys[running[0]]:

@@ -261,6 +261,15 @@ name = "Team"
             [[services]]
             id = "srv-a"
             name = "a"
+            deploys = [{ id = "dep-1", status = "pre_deploy_in_progress", created_at = "-1m" }]
+            """,
+            "pre_deploy_in_progress needs the service's pre_deploy_command",
+        ),
+        (
+            """\
+            [[services]]
+            id = "srv-a"
+            name = "a"
             auto_deploy = "no"
             auto_deploy_trigger = "commit"
             """,
