@@ -485,7 +485,8 @@ def _cross_check(scenario: Scenario) -> tuple[tuple[Any, ...], str] | None:
                     "status",
                 ), "pre_deploy_in_progress needs the service's pre_deploy_command"
         if running and service.deploys:
-            newest = max(service.deploys, key=lambda d: resolve_offset(d.created_at, _EPOCH))
+            now = datetime.now().astimezone()  # offsets and absolute times, on one axis
+            newest = max(service.deploys, key=lambda d: resolve_offset(d.created_at, now))
             if newest is not service.deploys[running[0]]:
                 return (
                     "services",
@@ -509,9 +510,6 @@ def _cross_check(scenario: Scenario) -> tuple[tuple[Any, ...], str] | None:
         if queued.service not in known:
             return ("next_deploys", index, "service"), f"no service named {queued.service!r}"
     return None
-
-
-_EPOCH = datetime(2000, 1, 1).astimezone()
 
 
 def _located(
