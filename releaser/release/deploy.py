@@ -401,9 +401,12 @@ def _abandoned(run: _Run) -> WatchAbandoned:
             f"'releaser watch {service}' re-attaches to a running deploy",
         )
     what = "rollback" if watching.is_rollback else "deploy"
+    if run.actions:  # interrupted while acting (a cancel, a rollback): its effect is unknown
+        state = f"may still be running: releaser was interrupted while acting ({run.actions[-1]})"
+    else:
+        state = "is still running on Render and nobody is watching it (releaser did not cancel it)"
     return WatchAbandoned(
-        f"interrupted: {what} {watching.id} on {run.plan.service.label} is still running on "
-        "Render and nobody is watching it (releaser did not cancel it)",
+        f"interrupted: {what} {watching.id} on {run.plan.service.label} {state}",
         f"Re-attach with 'releaser watch {service} {watching.id}"
         + (" --rollback-on-failure" if run.plan.options.rollback and what == "deploy" else "")
         + f"', or stop it with 'releaser cancel {service} {watching.id}'",
