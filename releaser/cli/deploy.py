@@ -392,6 +392,8 @@ def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool, output
     from releaser.output import print_json
     from releaser.release import cancel as core
 
+    if not dry_run:
+        check_confirmable(yes)  # exit 2 before any request
     with render_client() as client:
         svc = client.resolve_service(service)
         running = core.find_running(client, svc, deploy_id)
@@ -399,7 +401,7 @@ def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool, output
             report = core.plan_report(client, svc, running)
         else:
             question = f"Cancel {running.id} ({running.version}, {running.status}) on {svc.label}?"
-            _confirm(question, yes)
+            confirm_write(question, yes=yes)
             report = core.cancel(client, svc, running)
     if output == "json":
         print_json(report.model_dump(mode="json"))
