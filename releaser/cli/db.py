@@ -171,6 +171,7 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
             "complete": e.complete,
             "size_bytes": e.dump_size,
             "sha256": e.manifest.dump.sha256 if e.manifest else None,
+            "verified": e.verified,
             "last_verified": e.last_verified,
             "last_drill_failed": e.last_drill_failed,
         }
@@ -189,13 +190,22 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
             e.taken_at,
             "complete" if e.complete else "INCOMPLETE",
             human_bytes(e.dump_size) if e.dump_size is not None else None,
-            e.last_verified or ("FAILED" if e.last_drill_failed else "never"),
+            _verified_cell(e),
         ]
         for e in entries
     ]
     click.echo(
         table(body, ["snapshot", "database", "taken at (UTC)", "status", "size", "last verified"])
     )
+
+
+def _verified_cell(entry: Any) -> object:
+    """The newest evidence wins: a later failure shows FAILED even after a pass."""
+    if entry.verified:
+        return entry.last_verified
+    if entry.last_drill_failed or entry.last_verified:
+        return "FAILED"
+    return "never"
 
 
 @db.command()
@@ -206,8 +216,10 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
 def verify(snapshot_id: str, to: str | None, endpoint_url: str | None, output: str) -> None:
     """Re-download SNAPSHOT_ID, re-hash it against its manifest and read it in full.
 
-    Reads every block with pg_restore (no database needed) and counts each table's rows.
-    Exit 1 when anything does not match.
+    Checks the manifest belongs to SNAPSHOT_ID, the size and sha256, and reads every block
+    with pg_restore (no database needed): the table of contents and each table's rows.
+    Exit 1 when anything does not match (recorded as failed evidence: the snapshot is then
+    not verified). Only a drill proves the data itself.
 
     \b
     Example:
@@ -234,7 +246,10 @@ def verify(snapshot_id: str, to: str | None, endpoint_url: str | None, output: s
         click.echo(_checks_table(result.checks))
     _fail_if(result.checks, f"verification of {snapshot_id}")
     if output != "json":
-        click.echo(f"Snapshot {snapshot_id} verified: {len(result.checks)} checks passed.")
+        click.echo(
+            f"Snapshot {snapshot_id} verified: {len(result.checks)} checks passed. The archive "
+            "is intact and complete; only a drill proves the data restores."
+        )
 
 
 @db.command()
@@ -360,14 +375,13 @@ def drill(
       releaser db drill main-db --report drill.md
       releaser db drill dpg-abc123 --to s3://backups/app --use-latest -o json
     """
-    from pathlib import Path
-
     from releaser.db.drill import run_drill
     from releaser.db.dsn import parse_dsn
     from releaser.db.dsn import resolve_env as env_value
     from releaser.db.report import drill_markdown
     from releaser.db.resolve import resolve_source, resolve_store
     from releaser.errors import NegativeVerdict
+    from releaser.files import write_private
     from releaser.output import format_duration, format_time, print_json
 
     config = _config()
@@ -385,8 +399,6 @@ def drill(
         reporter=_reporter(),
         workdir=workdir,
     )
-    if report_path:
-        Path(report_path).write_text(drill_markdown(result), encoding="utf-8")
     ev = result.evidence
     if output == "json":
         print_json(
@@ -405,7 +417,12 @@ def drill(
                 ("restored on", f"{ev.target_server} as {ev.scratch_database} (dropped)"),
                 ("RPO", format_duration(ev.rpo_seconds)),
                 ("RTO", format_duration(ev.rto_seconds)),
-                ("evidence", f"{result.store_url}/{result.evidence_key}"),
+                (
+                    "evidence",
+                    "NOT STORED"
+                    if result.evidence_error
+                    else f"{result.store_url}/{result.evidence_key}",
+                ),
             ]
         )
         if ev.phases:
@@ -421,6 +438,16 @@ def drill(
         if ev.checks:
             click.echo()
             click.echo(_checks_table(ev.checks))
+    if report_path:  # after the verdict is printed: a bad report path must not hide it
+        write_private(report_path, drill_markdown(result))
+    if result.evidence_error:
+        from releaser.errors import EnvironmentProblem
+
+        verdict = "passed" if ev.passed else "failed"
+        raise EnvironmentProblem(
+            f"the drill {verdict} but its evidence could not be stored: {result.evidence_error}",
+            "Fix the store, then run the drill again so the result is recorded",
+        )
     if ev.error:
         raise NegativeVerdict(f"drill of {ev.snapshot_id} failed: {ev.error}", "")
     _fail_if(ev.checks, f"drill of {ev.snapshot_id}")

@@ -101,12 +101,43 @@ def _sequences(expected: list[SequenceFact], actual: list[SequenceFact]) -> list
 
 
 def compare_archive_rows(expected: Facts, copied: dict[str, int]) -> list[Check]:
-    """Row counts read from the archive's COPY sections (verify, without a database)."""
+    """Row counts read from the archive's COPY sections (verify, without a database);
+    table data the manifest does not know means the dump is not the one described."""
     checks = []
+    known = set()
     for table in expected.tables:
+        known.add(table.qualified)
         if table.kind != "table":
             continue  # materialized views are refreshed on restore, not copied
         checks.append(
             check(f"archive rows {table.qualified}", table.rows, copied.get(table.qualified))
         )
+    for extra in sorted(set(copied) - known):
+        if copied[extra]:
+            checks.append(check(f"archive rows {extra}", "absent", copied[extra]))
     return checks
+
+
+_TOC_KIND = {"table": "TABLE", "matview": "MATERIALIZED VIEW"}
+
+
+def compare_archive_contents(expected: Facts, contents: dict[str, set[str]]) -> list[Check]:
+    """The archive's table of contents names every relation and sequence of the manifest."""
+    missing = [
+        t.qualified
+        for t in expected.tables
+        if t.qualified not in contents.get(_TOC_KIND[t.kind], set())
+    ]
+    missing += [
+        s.qualified
+        for s in expected.sequences
+        if s.qualified not in contents.get("SEQUENCE", set())
+    ]
+    total = len(expected.tables) + len(expected.sequences)
+    return [
+        check(
+            "archive table of contents",
+            f"{total} relations and sequences",
+            f"missing {', '.join(missing[:5])}" if missing else f"{total} relations and sequences",
+        )
+    ]

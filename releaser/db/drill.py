@@ -9,20 +9,16 @@ verify time (how long getting a copy back took).
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-import signal
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import FrameType
 
 from releaser.db.catalog import latest_complete
 from releaser.db.dsn import Dsn
-from releaser.db.evidence import DrillEvidence, newest_verified, write_evidence
+from releaser.db.evidence import DrillEvidence, evidence_key, newest_verified, write_evidence
 from releaser.db.progress import Reporter
 from releaser.db.restore import RestoreOutcome, drop_database, plan_restore, run_restore
-from releaser.db.snapshot import take_snapshot
+from releaser.db.snapshot import sigterm_as_interrupt, take_snapshot
 from releaser.db.storage import Store
 from releaser.errors import EnvironmentProblem, NegativeVerdict, ReleaserError, UsageError
 
@@ -35,24 +31,7 @@ class DrillResult:
     took_snapshot: bool
     evidence_key: str
     store_url: str
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """A cancelled CI job sends SIGTERM: treat it like Ctrl-C so cleanup still runs."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (library use): leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    evidence_error: str | None = None  # why the evidence could not be stored
 
 
 def _drop_scratch(scratch: Dsn) -> None:
@@ -132,10 +111,16 @@ def run_drill(
         checks=outcome.checks if outcome else [],
         error=error,
     )
-    key = write_evidence(store, evidence)
+    key = evidence_key(evidence)
+    evidence_error: str | None = None
+    try:
+        write_evidence(store, evidence)
+    except ReleaserError as exc:  # read-only or full store: the verdict is still printed
+        evidence_error = exc.one_line()
     return DrillResult(
         evidence=evidence,
         took_snapshot=not use_latest,
         evidence_key=key,
         store_url=store.url,
+        evidence_error=evidence_error,
     )

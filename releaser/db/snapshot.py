@@ -17,11 +17,14 @@ import hashlib
 import io
 import re
 import secrets
+import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from releaser.db import facts as facts_mod
@@ -64,8 +67,21 @@ class SnapshotResult:
 
 
 def new_snapshot_id(name: str, when: datetime) -> str:
+    # 48 random bits: two snapshots of one database in the same second never share an id
+    # (with 16 bits they did, one dump overwriting the other); _free_id also checks.
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "db"
-    return f"{safe}-{when:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    return f"{safe}-{when:%Y%m%dT%H%M%SZ}-{secrets.token_hex(6)}"
+
+
+def _free_id(store: Store, name: str, when: datetime) -> str:
+    """A snapshot id with nothing stored under it yet."""
+    for _ in range(5):
+        snapshot_id = new_snapshot_id(name, when)
+        if not store.list(snapshot_id + "/"):
+            return snapshot_id
+    raise EnvironmentProblem(
+        "could not find a free snapshot id", "Check the store listing; then try again"
+    )
 
 
 class DumpReader(io.RawIOBase):
@@ -147,6 +163,24 @@ class DumpReader(io.RawIOBase):
         super().close()
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """A cancelled CI job sends SIGTERM: treat it like Ctrl-C so cleanup still runs."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (library use): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _open_snapshot_tx(dsn: Dsn) -> psycopg.Connection:
     from psycopg import IsolationLevel
 
@@ -178,16 +212,21 @@ def take_snapshot(
     """Dump ``dsn`` into ``store`` and write its manifest; raise on any failure, leaving no
     manifest (and, as far as the store allows, no object)."""
     reporter = reporter or Reporter()
-    conn = _open_snapshot_tx(dsn)
-    try:
-        server_num = conn.info.server_version
-        wanted = server_major(server_num)
-        # Checked before anything is exported or uploaded; an injected binary obeys the
-        # same rule as a found one.
-        pg_dump = choose("pg_dump", wanted, [pg_dump]) if pg_dump else find_tool("pg_dump", wanted)
-        return _dump(conn, dsn, store, name, render_id, jobs, reporter, pg_dump)
-    finally:
-        conn.close()
+    # SIGTERM (a cancelled CI job) unwinds like Ctrl-C: the upload is aborted and the
+    # partial dump removed, instead of a .partial and an empty folder left behind.
+    with sigterm_as_interrupt():
+        conn = _open_snapshot_tx(dsn)
+        try:
+            server_num = conn.info.server_version
+            wanted = server_major(server_num)
+            # Checked before anything is exported or uploaded; an injected binary obeys
+            # the same rule as a found one.
+            pg_dump = (
+                choose("pg_dump", wanted, [pg_dump]) if pg_dump else find_tool("pg_dump", wanted)
+            )
+            return _dump(conn, dsn, store, name, render_id, jobs, reporter, pg_dump)
+        finally:
+            conn.close()
 
 
 def _dump(
@@ -206,7 +245,7 @@ def _dump(
     reporter.event("snapshot-exported")
     base = facts_mod.database_facts(conn)
     relations = facts_mod.list_relations(conn)
-    snapshot_id = new_snapshot_id(name or base.database, taken_at)
+    snapshot_id = _free_id(store, name or base.database, taken_at)
     dump_key = f"{snapshot_id}/{DUMP_NAME}"
 
     command = [
