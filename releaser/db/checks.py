@@ -64,6 +64,9 @@ def _relations(expected: list[TableFact], actual: list[TableFact]) -> list[Check
         if got is None:
             checks.append(check(f"{label} {table.qualified}", "present", "missing"))
             continue
+        if table.kind == "matview":
+            checks.extend(_matview(table, got))
+            continue
         checks.append(check(f"rows {table.qualified}", table.rows, got.rows))
         if table.fingerprint is not None or got.fingerprint is not None:
             checks.append(
@@ -74,9 +77,25 @@ def _relations(expected: list[TableFact], actual: list[TableFact]) -> list[Check
     return checks
 
 
+def _matview(expected: TableFact, got: TableFact) -> list[Check]:
+    """What a restore (which REFRESHes) can promise: populated as in the source, and the
+    row count its query gives, when that query is deterministic."""
+    populated = "populated" if expected.rows is not None else "not populated"
+    checks = [
+        check(
+            f"matview {expected.qualified}",
+            populated,
+            "populated" if got.rows is not None else "not populated",
+        )
+    ]
+    if expected.rows is not None and expected.deterministic:
+        checks.append(check(f"rows {expected.qualified}", expected.rows, got.rows))
+    return checks
+
+
 def _last_used(seq: SequenceFact) -> int:
     # A sequence that was never called has handed out nothing yet.
-    return seq.last_value if seq.is_called else seq.last_value - 1
+    return seq.last_value if seq.is_called else seq.last_value - seq.increment
 
 
 def _sequences(expected: list[SequenceFact], actual: list[SequenceFact]) -> list[Check]:
@@ -89,15 +108,20 @@ def _sequences(expected: list[SequenceFact], actual: list[SequenceFact]) -> list
         if got is None:
             checks.append(check(f"sequence {seq.qualified}", "present", "missing"))
             continue
-        checks.append(
-            check(
-                f"sequence {seq.qualified}",
-                f">= {_last_used(seq)}",
-                _last_used(got),
-                ok=_last_used(got) >= _last_used(seq),
-            )
-        )
+        checks.append(_sequence(seq, got))
     return checks
+
+
+def _sequence(seq: SequenceFact, got: SequenceFact) -> Check:
+    """Not backwards in the sequence's own direction: >= for ascending, <= for descending.
+    A cycling sequence may have wrapped around since, so only its presence is checked."""
+    name = f"sequence {seq.qualified}"
+    expected, actual = _last_used(seq), _last_used(got)
+    if seq.cycle:
+        return check(name, "present (cycles)", f"present ({actual})", ok=True)
+    if seq.increment < 0:
+        return check(name, f"<= {expected}", actual, ok=actual <= expected)
+    return check(name, f">= {expected}", actual, ok=actual >= expected)
 
 
 def compare_archive_rows(expected: Facts, copied: dict[str, int]) -> list[Check]:

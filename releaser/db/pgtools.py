@@ -140,7 +140,15 @@ def connect(dsn: Dsn, *, autocommit: bool = False, what: str = "database") -> ps
     import psycopg
 
     try:
-        return psycopg.connect(dsn.conninfo, autocommit=autocommit, connect_timeout=10)
+        conn = psycopg.connect(dsn.conninfo, autocommit=autocommit, connect_timeout=10)
+        if conn.info.parameter_status("client_encoding") == "SQL_ASCII":
+            # psycopg returns bytes for every text value in SQL_ASCII (the snapshot id
+            # reached pg_dump as "b'…'"); names are read as UTF-8 instead.
+            conn.close()
+            conn = psycopg.connect(
+                dsn.conninfo, autocommit=autocommit, connect_timeout=10, client_encoding="UTF8"
+            )
+        return conn
     except psycopg.ProgrammingError as exc:
         raise UsageError(
             f"cannot use the {what} DSN {dsn.masked}: {dsn.redact(str(exc)).strip()}",
@@ -169,4 +177,8 @@ def session_setup_sql() -> list[str]:
         "SET bytea_output = 'hex'",
         "SET search_path = pg_catalog",
         "SET statement_timeout = 0",
+        # As pg_dump does: a hardened database's timeouts must not kill the facts session
+        # while it waits, in its transaction, for the dump to finish.
+        "SET lock_timeout = 0",
+        "SET idle_in_transaction_session_timeout = 0",
     ]

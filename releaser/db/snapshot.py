@@ -245,6 +245,8 @@ def _dump(
     reporter.event("snapshot-exported")
     base = facts_mod.database_facts(conn)
     relations = facts_mod.list_relations(conn)
+    lock_relations(conn, relations)
+    reporter.event("relations-locked")
     snapshot_id = _free_id(store, name or base.database, taken_at)
     dump_key = f"{snapshot_id}/{DUMP_NAME}"
 
@@ -337,6 +339,28 @@ def _dump(
         raise
     reporter.event("manifest-written")
     return SnapshotResult(manifest=manifest, store_url=store.url)
+
+
+def lock_relations(conn: psycopg.Connection, relations: list[TableFact]) -> None:
+    """ACCESS SHARE on every relation the manifest describes, held by the snapshot
+    transaction for the whole run. pg_dump's own locks end when it exits while the facts
+    scan may still be running: a TRUNCATE or ALTER TABLE in that gap would make the
+    manifest describe another database than the dump. (LOCK TABLE refuses matviews; a
+    SELECT takes the same lock until the transaction ends.)"""
+    from psycopg import sql
+
+    def name(r: TableFact) -> sql.Composable:
+        return sql.SQL("{}.{}").format(sql.Identifier(r.schema_name), sql.Identifier(r.name))
+
+    tables = [name(r) for r in relations if r.kind == "table"]
+    with conn.cursor() as cur:
+        if tables:
+            cur.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(sql.SQL(", ").join(tables))
+            )
+        # An unpopulated matview cannot be read at all (and holds no data to protect).
+        for matview in (r for r in relations if r.kind == "matview" and r.rows is not None):
+            cur.execute(sql.SQL("SELECT FROM {} LIMIT 0").format(name(matview)))
 
 
 def _facts_error(exc: BaseException, dsn: Dsn) -> ReleaserError:

@@ -199,7 +199,8 @@ def test_restore_create_checks_every_fact(
     assert names["rows public.customers"] == {
         "name": "rows public.customers", "expected": "2000", "actual": "2000", "ok": True
     }  # fmt: skip
-    assert names["fingerprint sales.totals"]["ok"]
+    assert names["matview sales.totals"]["ok"] and names["rows sales.totals"]["ok"]
+    assert "fingerprint sales.totals" not in names  # refreshed on restore, not copied
     assert names["sequence sales.invoice_no"]["expected"] == ">= 1004"
     assert names["large objects"]["actual"] == "1"
     assert names["extension hstore"]["ok"]
