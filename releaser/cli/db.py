@@ -82,6 +82,40 @@ def _fail_if(checks: list[Check], what: str) -> None:
         )
 
 
+def _stdin_is_tty() -> bool:
+    """Whether there is a person at a terminal to ask (the seam tests use to play one)."""
+    import sys
+
+    return sys.stdin.isatty()
+
+
+def _confirm_write(question: str, *, yes: bool) -> None:
+    """The one confirmation policy for commands that write (the same as
+    ``confirm_write`` in cli/common.py on the security branch; swap this for it once both
+    are merged). --yes: go ahead. No terminal and no --yes: exit 2 before anything is
+    written. On a terminal: ask; anything but yes is exit 1, "nothing was changed"."""
+    from releaser.errors import NegativeVerdict, UsageError
+
+    if yes:
+        return
+    if not _stdin_is_tty():
+        raise UsageError(
+            "this command writes and there is no terminal to confirm on, so nothing was changed",
+            "Pass --yes to confirm non-interactively, or --dry-run to see the plan",
+        )
+    if not click.confirm(question, default=False, err=True):
+        raise NegativeVerdict("not confirmed", "Nothing was changed")
+
+
+def _warn_password(*args: tuple[str, str | None]) -> None:
+    """Warn (stderr) about DSN arguments that put a password in ps for everyone."""
+    from releaser.db.dsn import PASSWORD_WARNING, password_on_command_line
+
+    for what, value in args:
+        if value and password_on_command_line(value):
+            click.echo(PASSWORD_WARNING.format(what=what), err=True)
+
+
 def _pairs(lines: list[tuple[str, object]]) -> None:
     from releaser.output import pairs
 
@@ -112,6 +146,7 @@ def snapshot(source: str, to: str | None, endpoint_url: str | None, jobs: int, o
     from releaser.db.snapshot import take_snapshot
     from releaser.output import format_duration, format_time, print_json
 
+    _warn_password(("SOURCE", source))
     config = _config()
     store = resolve_store(to, config, database=source, endpoint_url=endpoint_url)
     src = resolve_source(source, config)
@@ -294,8 +329,9 @@ def restore(
     """
     from releaser.db.resolve import production_dsns, resolve_store, resolve_target
     from releaser.db.restore import plan_restore, run_restore
-    from releaser.output import is_tty, print_json, say
+    from releaser.output import print_json, say
 
+    _warn_password(("--target", target))
     config = _config()
     store = resolve_store(to, config, endpoint_url=endpoint_url)
     target_dsn = resolve_target(target, config)
@@ -315,10 +351,10 @@ def restore(
             for number, step in enumerate(plan.steps, 1):
                 click.echo(f"  {number}. {step}")
         return
-    if is_tty() and not yes:
+    if not yes and _stdin_is_tty():
         for step in plan.steps:
             say(f"  - {step}")
-        click.confirm(f"Restore {snapshot_id} into {target_dsn.masked}?", abort=True, err=True)
+    _confirm_write(f"Restore {snapshot_id} into {target_dsn.masked}?", yes=yes)
     outcome = run_restore(plan, store, reporter=_reporter(), workdir=workdir)
     if output == "json":
         print_json(
@@ -349,6 +385,12 @@ def restore(
     help="Server for the scratch database (default: the source's server).",
 )
 @click.option("--report", "report_path", metavar="FILE.md", help="Also write a Markdown report.")
+@click.option(
+    "--cleanup",
+    is_flag=True,
+    help="Only drop scratch databases and restore roles that killed drills left behind "
+    "(older than 3 hours) on the drill server, and say so.",
+)
 @jobs_option
 @click.option("--workdir", metavar="DIR", help="Where to download the archive (default: TMPDIR).")
 @output_option
@@ -359,6 +401,7 @@ def drill(
     use_latest: bool,
     target_server: str | None,
     report_path: str | None,
+    cleanup: bool,
     jobs: int,
     workdir: str | None,
     output: str,
@@ -379,15 +422,31 @@ def drill(
     from releaser.db.dsn import parse_dsn
     from releaser.db.dsn import resolve_env as env_value
     from releaser.db.report import drill_markdown
-    from releaser.db.resolve import resolve_source, resolve_store
+    from releaser.db.resolve import is_production, production_dsns, resolve_source, resolve_store
     from releaser.errors import NegativeVerdict
     from releaser.files import write_private
     from releaser.output import format_duration, format_time, print_json
 
+    _warn_password(("SOURCE", source), ("--target-server", target_server))
     config = _config()
-    store = resolve_store(to, config, database=source, endpoint_url=endpoint_url)
     server = parse_dsn(env_value(target_server)) if target_server else None
     src = resolve_source(source, config)
+    if cleanup:
+        from releaser.db.drill import cleanup_leftovers
+
+        dropped = cleanup_leftovers(server or src.dsn)
+        if output == "json":
+            print_json({"cleaned_up": dropped})
+        else:
+            for line in dropped:
+                click.echo(f"Dropped {line}: left behind by a killed drill.")
+            if not dropped:
+                click.echo("Nothing to clean up: no leftover of a killed drill.")
+        return
+    store = resolve_store(to, config, database=source, endpoint_url=endpoint_url)
+    production = bool(src.config and src.config.production) or is_production(
+        src.dsn, production_dsns(config)
+    )
     result = run_drill(
         store,
         source=src.dsn,
@@ -398,6 +457,7 @@ def drill(
         jobs=jobs,
         reporter=_reporter(),
         workdir=workdir,
+        production_source=production,
     )
     ev = result.evidence
     if output == "json":
@@ -406,6 +466,7 @@ def drill(
                 "store": result.store_url,
                 "evidence_key": result.evidence_key,
                 "snapshot_taken_by_drill": result.took_snapshot,
+                "cleaned_up": result.cleaned_up,
                 **ev.model_dump(mode="json"),
             }
         )
@@ -486,17 +547,20 @@ def prune(
     from releaser.db.prune import apply_prune, plan_prune
     from releaser.db.resolve import resolve_store
     from releaser.durations import parse_duration
-    from releaser.output import is_tty, print_json, table
+    from releaser.output import print_json, table
 
     store = resolve_store(to, _config(), endpoint_url=endpoint_url)
     max_age_seconds = parse_duration(max_age, "--max-age") if max_age else None
     decisions = plan_prune(store, keep=keep, max_age_seconds=max_age_seconds)
     to_delete = [d for d in decisions if d.action == "delete"]
-    if not dry_run and to_delete and is_tty() and not yes:
+    if not dry_run and to_delete and not yes and _stdin_is_tty():
         click.echo(
             table([[d.entry.snapshot_id, d.reason] for d in to_delete], ["delete", "why"]), err=True
         )
-        click.confirm(f"Delete {len(to_delete)} snapshots from {store.url}?", abort=True, err=True)
+    # No terminal and no --yes is refused even when nothing is due today: a script must
+    # not work one day and fail the next.
+    if not dry_run and (to_delete or not _stdin_is_tty()):
+        _confirm_write(f"Delete {len(to_delete)} snapshots from {store.url}?", yes=yes)
     if not dry_run:
         decisions = apply_prune(store, decisions)
     rows = [

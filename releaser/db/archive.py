@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from releaser.db.dsn import Dsn
+from releaser.db.dsn import Dsn, tool_env
 from releaser.db.pgtools import PgBinary, StderrTail
 from releaser.db.progress import Reporter
 from releaser.db.storage import Store
@@ -70,6 +70,7 @@ def full_read(store: Store, key: str, pg_restore: PgBinary, reporter: Reporter) 
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=tool_env(),
     )
     assert process.stdin is not None and process.stdout is not None
     tail = StderrTail(process.stderr)

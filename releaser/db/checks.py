@@ -45,6 +45,15 @@ def compare_facts(expected: Facts, actual: Facts) -> list[Check]:
     for name, version in sorted(expected.extensions.items()):
         checks.append(check(f"extension {name}", version, actual.extensions.get(name)))
     checks.append(check("encoding", expected.encoding, actual.encoding))
+    if expected.database_settings is not None:
+        checks.append(
+            check(
+                "database settings",
+                "; ".join(expected.database_settings) or "none",
+                "; ".join(actual.database_settings or []) or "none",
+            )
+        )
+        checks.append(check("database comment", expected.database_comment, actual.database_comment))
     checks.append(
         check(
             "invalid indexes",

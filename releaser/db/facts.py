@@ -94,7 +94,10 @@ DATABASE_SQL = """
 SELECT current_database(), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,
        pg_database_size(current_database()), current_setting('server_version'),
        current_setting('server_version_num')::int,
-       has_function_privilege('pg_control_system()', 'EXECUTE')
+       has_function_privilege('pg_control_system()', 'EXECUTE'),
+       coalesce((SELECT s.setconfig FROM pg_db_role_setting s
+                 WHERE s.setdatabase = d.oid AND s.setrole = 0), '{}'::text[]),
+       shobj_description(d.oid, 'pg_database')
 FROM pg_database d WHERE d.datname = current_database()
 """
 
@@ -121,7 +124,8 @@ def database_facts(conn: psycopg.Connection) -> Facts:
         cur.execute(DATABASE_SQL)
         row = cur.fetchone()
         assert row is not None
-        database, encoding, collate, ctype, size, version, version_num, can_sysid = row
+        database, encoding, collate, ctype, size, version, version_num, can_sysid = row[:8]
+        settings, comment = row[8:]
         system_identifier = None
         if can_sysid:
             cur.execute("SELECT system_identifier::text FROM pg_control_system()")
@@ -146,6 +150,8 @@ def database_facts(conn: psycopg.Connection) -> Facts:
         sequences=sequence_facts(conn),
         large_objects=int(lo_row[0]) if lo_row else 0,
         invalid_indexes=invalid,
+        database_settings=sorted(str(x) for x in settings),
+        database_comment=comment,
     )
 
 

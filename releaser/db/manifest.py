@@ -67,6 +67,11 @@ class Facts(_Model):
     sequences: list[SequenceFact] = Field(default_factory=list)
     large_objects: int = 0
     invalid_indexes: list[str] = Field(default_factory=list)
+    # ALTER DATABASE … SET (for every role) as "name=value", and COMMENT ON DATABASE: not in
+    # the archive's restore unless the database is recreated, so restore applies them.
+    # None: a manifest from before they were recorded.
+    database_settings: list[str] | None = None
+    database_comment: str | None = None
 
     @property
     def total_rows(self) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from releaser.db.dsn import Dsn
+from releaser.db.dsn import Dsn, tool_env
 from releaser.errors import EnvironmentProblem, NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -60,7 +60,12 @@ def parse_version_output(text: str) -> tuple[int, str] | None:
 def probe(path: str) -> PgBinary | None:
     try:
         out = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+            [path, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env=tool_env(),
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

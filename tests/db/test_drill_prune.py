@@ -166,7 +166,7 @@ def test_prune_keeps_newest_and_newest_verified(
     }
     assert len(list_snapshots(store)) == 4
 
-    real = run_cli("db", "prune", "--to", file_store, "--keep", "1")
+    real = run_cli("db", "prune", "--to", file_store, "--keep", "1", "--yes")
     assert real.exit_code == 0, real.stderr
     assert {e.snapshot_id for e in list_snapshots(store)} == {newest, oldest}
     assert not (root / middle).exists()

@@ -258,7 +258,7 @@ def test_restore_refuses_non_empty_or_missing_target(
     # a non-empty database that is not the source: restore into it once, then again
     target = db_names("releaser_ne")
     first = run_cli(
-        "db", "restore", snap, "--to", s3_store, "--target", url_for(target), "--create"
+        "db", "restore", snap, "--to", s3_store, "--target", url_for(target), "--create", "--yes"
     )
     assert first.exit_code == 0, first.stderr
     second = run_cli("db", "restore", snap, "--to", s3_store, "--target", url_for(target))
