@@ -328,7 +328,7 @@ def restore(
         --target postgresql://postgres@staging:5432/app_restored --create --dry-run
     """
     from releaser.db.resolve import production_dsns, resolve_store, resolve_target
-    from releaser.db.restore import plan_restore, run_restore
+    from releaser.db.restore import NOT_RESTORED, plan_restore, run_restore
     from releaser.output import print_json, say
 
     _warn_password(("--target", target))
@@ -365,10 +365,12 @@ def restore(
                 "rto_seconds": outcome.rto_seconds,
                 "phases": {k: v.model_dump() for k, v in outcome.phases.items()},
                 "checks": [c.model_dump() for c in outcome.checks],
+                "not_restored": NOT_RESTORED,
             }
         )
     else:
         click.echo(_checks_table(outcome.checks))
+        click.echo(f"Not brought back by any restore: {NOT_RESTORED}.", err=True)
     _fail_if(outcome.checks, f"restore of {snapshot_id} into {target_dsn.masked}")
     if output != "json":
         click.echo(f"Restored {snapshot_id} into {target_dsn.masked}; all checks passed.")

@@ -25,6 +25,7 @@ from releaser.db.evidence import PhaseTiming
 from releaser.db.manifest import Facts, Manifest, TableFact
 from releaser.db.pgtools import PgBinary, connect, find_tool
 from releaser.db.progress import Reporter, mb_per_s
+from releaser.db.snapshot import sigterm_as_interrupt
 from releaser.db.storage import Store
 from releaser.db.verify import archive_major
 from releaser.errors import NegativeVerdict, NotFoundError, UsageError
@@ -345,14 +346,16 @@ def run_restore(
                 f"{manifest.dump.sha256[:12]}… ({manifest.dump.size_bytes} bytes)",
                 "Nothing was restored; use another snapshot",
             )
-        role = create_role(plan.target) if plan.server.can_create_roles else None
-        try:
-            return _restore_as(
-                plan, archive, transfer.size, role, phases, reporter, drop_created_on_failure
-            )
-        finally:
-            if role is not None:
-                release_role(plan.target, role, reporter)
+        # SIGTERM unwinds like Ctrl-C: a created target is dropped, the role released.
+        with sigterm_as_interrupt():
+            role = create_role(plan.target) if plan.server.can_create_roles else None
+            try:
+                return _restore_as(
+                    plan, archive, transfer.size, role, phases, reporter, drop_created_on_failure
+                )
+            finally:
+                if role is not None:
+                    release_role(plan.target, role, reporter)
 
 
 def _restore_as(
