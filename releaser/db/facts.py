@@ -57,10 +57,13 @@ NOT EXISTS (
 )
 """
 
-# A matview's query is deterministic when every function and operator in it is
-# IMMUTABLE and it uses no SQL value function (CURRENT_DATE, CURRENT_USER, ...): its row
-# count after the restore's REFRESH then follows from the data. Read from the stored
-# rule's parse tree, which names every function by OID, built-in ones included.
+# A matview's query is deterministic when every function, operator and aggregate in it
+# is BUILT-IN (OID below FirstNormalObjectId) and IMMUTABLE, it uses no SQL value function
+# (CURRENT_DATE, CURRENT_USER, ...) and it reads only tables and matviews without row
+# security: its row count after the restore's REFRESH then follows from the data. Read
+# from the stored rule's parse tree, which names every function and relation by OID.
+# Only such a query is ever run at snapshot time: a user-defined function (which may
+# call itself IMMUTABLE) or a view could run the dump's code on the source server.
 _DETERMINISTIC = """
 (c.relkind <> 'm' OR EXISTS (
   SELECT 1 FROM pg_rewrite rw
@@ -68,9 +71,16 @@ _DETERMINISTIC = """
     AND rw.ev_action::text NOT LIKE '%{SQLVALUEFUNCTION%'
     AND rw.ev_action::text NOT LIKE '%{NEXTVALEXPR%'
     AND NOT EXISTS (
-      SELECT 1 FROM regexp_matches(rw.ev_action::text, ':(?:func|opfunc)id (\\d+)', 'g') m
-      JOIN pg_proc p ON p.oid = m[1]::oid
-      WHERE p.provolatile <> 'i')))
+      SELECT 1
+      FROM regexp_matches(rw.ev_action::text, ':(funcid|opfuncid|aggfnoid|winfnoid) (\\d+)',
+                          'g') m
+      LEFT JOIN pg_proc p ON p.oid = m[2]::oid
+      WHERE m[2]::oid >= 16384
+         OR (m[1] IN ('funcid', 'opfuncid') AND p.provolatile IS DISTINCT FROM 'i'))
+    AND NOT EXISTS (
+      SELECT 1 FROM regexp_matches(rw.ev_action::text, ':relid (\\d+)', 'g') m
+      JOIN pg_class rc ON rc.oid = m[1]::oid
+      WHERE rc.relkind NOT IN ('r', 'p', 'm') OR rc.relrowsecurity)))
 """
 
 RELATIONS_SQL = f"""

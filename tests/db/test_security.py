@@ -376,3 +376,32 @@ def test_restore_brings_back_database_settings_and_says_what_it_cannot(
     assert row is not None
     assert sorted(row[0]) == ["idle_in_transaction_session_timeout=1s", "work_mem=5MB"]
     assert row[1] == "the shop's data"
+
+
+def test_snapshot_never_runs_user_functions_of_a_matview(
+    source_db: str, file_store: str, db_names: Any
+) -> None:
+    """A matview over a user function that calls itself IMMUTABLE is not re-evaluated at
+    snapshot time (that would run the dump's code on the source): its row count is not
+    promised, and a function that would fail when run there never runs."""
+    name = db_names("releaser_fn")
+    create_database(
+        name,
+        """
+        CREATE FUNCTION public.sneaky(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+        BEGIN
+          IF current_setting('transaction_read_only') = 'on' THEN
+            RAISE EXCEPTION 'user code ran inside the snapshot';
+          END IF;
+          RETURN i;
+        END $$;
+        CREATE TABLE public.src AS SELECT g FROM generate_series(1, 5) g;
+        CREATE MATERIALIZED VIEW public.mv AS SELECT g FROM public.src WHERE public.sneaky(g) > 0;
+        CREATE VIEW public.v AS SELECT g FROM public.src WHERE public.sneaky(g) > 0;
+        CREATE MATERIALIZED VIEW public.mv_over_view AS SELECT g FROM public.v;
+        """,
+    )
+    manifest = take_snapshot(parse_dsn(dsn_for(name)), open_store(file_store)).manifest
+    facts = {t.qualified: t for t in manifest.facts.tables}
+    assert facts["public.mv"].deterministic is False
+    assert facts["public.mv_over_view"].deterministic is False
