@@ -51,6 +51,7 @@ def cleanup_leftovers(
     """Drop scratch databases and restore roles that killed drills left on ``server``,
     when older than ``older_than``; return what was dropped ("database x (created …)").
     Younger ones may belong to a drill still running and are left alone."""
+    import psycopg
     from psycopg import sql
 
     from releaser.db.restore import ROLE_PREFIX, maintenance_connect
@@ -70,11 +71,15 @@ def cleanup_leftovers(
             if not match:
                 continue
             created = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-            if created < cutoff:
+            if created >= cutoff:
+                continue
+            try:
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
-                dropped.append(f"database {name} (created {created:%Y-%m-%d %H:%M} UTC)")
+            except psycopg.Error:  # another user's leftover: not ours to drop, nor a failure
+                continue
+            dropped.append(f"database {name} (created {created:%Y-%m-%d %H:%M} UTC)")
         roles = conn.execute(
             "SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles"
             " WHERE rolname LIKE %s",
@@ -88,7 +93,7 @@ def cleanup_leftovers(
                 with conn.transaction():
                     conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
                     conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
-            except Exception:  # still owns objects elsewhere: a human must look
+            except psycopg.Error:  # still owns objects elsewhere: a human must look
                 continue
             dropped.append(f"role {role} (created {created_at:%Y-%m-%d %H:%M} UTC)")
     return dropped

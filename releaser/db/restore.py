@@ -12,6 +12,7 @@ import contextlib
 import secrets
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +29,7 @@ from releaser.db.progress import Reporter, mb_per_s
 from releaser.db.snapshot import sigterm_as_interrupt
 from releaser.db.storage import Store
 from releaser.db.verify import archive_major
-from releaser.errors import NegativeVerdict, NotFoundError, UsageError
+from releaser.errors import EnvironmentProblem, NegativeVerdict, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     import psycopg
@@ -57,7 +58,6 @@ class TargetServer:
     # What the target database already holds, by kind ("3 functions"); empty = empty.
     user_objects: dict[str, int] = field(default_factory=dict)
     can_create_roles: bool = False  # superuser or CREATEROLE: restore as a throwaway role
-    superuser: bool = False
 
 
 @dataclass
@@ -172,12 +172,12 @@ def inspect_target(target: Dsn) -> TargetServer:
         row = conn.execute(
             "SELECT has_function_privilege('pg_control_system()', 'EXECUTE'),"
             " EXISTS (SELECT 1 FROM pg_database WHERE datname = %s),"
-            " r.rolsuper OR r.rolcreaterole, r.rolsuper"
+            " r.rolsuper OR r.rolcreaterole"
             " FROM pg_roles r WHERE r.rolname = current_user",
             (target.dbname,),
         ).fetchone()
         assert row is not None
-        can_sysid, exists, can_create_roles, superuser = row
+        can_sysid, exists, can_create_roles = row
         sysid = None
         if can_sysid:
             sysrow = conn.execute(
@@ -200,7 +200,6 @@ def inspect_target(target: Dsn) -> TargetServer:
         relations,
         objects,
         bool(can_create_roles),
-        bool(superuser),
     )
 
 
@@ -347,7 +346,7 @@ def run_restore(
                 "Nothing was restored; use another snapshot",
             )
         # SIGTERM unwinds like Ctrl-C: a created target is dropped, the role released.
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), server_errors(plan.target):
             role = create_role(plan.target) if plan.server.can_create_roles else None
             try:
                 return _restore_as(
@@ -403,6 +402,22 @@ def _restore_as(
     checks = compare_facts(manifest.facts, actual)
     phases["verify"] = _timing(time.monotonic() - started)
     return RestoreOutcome(plan=plan, checks=checks, phases=phases)
+
+
+@contextlib.contextmanager
+def server_errors(target: Dsn) -> Iterator[None]:
+    """A statement the target server refuses (privileges, locale, a lost connection) is an
+    environment problem (exit 3) in one line, never an "unexpected" error."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        detail = " ".join(target.redact(str(exc)).split())
+        raise EnvironmentProblem(
+            f"the server of {target.masked} refused the restore: {detail}",
+            "Check the connecting role's privileges (superuser or CREATEROLE and CREATEDB)",
+        ) from None
 
 
 def create_role(target: Dsn) -> RestoreRole:
@@ -527,11 +542,12 @@ def apply_database_settings(target: Dsn, manifest: Manifest) -> None:
             except psycopg.Error:
                 continue
         if facts.database_comment is not None:
-            conn.execute(
-                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                    db, sql.Literal(facts.database_comment)
+            with contextlib.suppress(psycopg.Error):  # not the owner: the check shows it
+                conn.execute(
+                    sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                        db, sql.Literal(facts.database_comment)
+                    )
                 )
-            )
 
 
 def read_facts(target: Dsn, jobs: int, like: list[TableFact] | None = None) -> Facts:

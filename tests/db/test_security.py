@@ -405,3 +405,40 @@ def test_snapshot_never_runs_user_functions_of_a_matview(
     facts = {t.qualified: t for t in manifest.facts.tables}
     assert facts["public.mv"].deterministic is False
     assert facts["public.mv_over_view"].deterministic is False
+
+
+def test_operator_without_role_rights_restores_as_itself_or_gets_one_error(
+    run_cli: Any, source_db: str, file_store: str, db_names: Any
+) -> None:
+    """An operator with CREATEDB but no CREATEROLE restores as itself (the plan says so);
+    one without CREATEDB gets one exit-3 line, not an "unexpected" error."""
+    snap = take_snapshot(parse_dsn(dsn_for(source_db)), open_store(file_store)).manifest
+    creator, nobody = unique_name("releaser_op"), unique_name("releaser_op")
+    with admin() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(creator)))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(nobody)))
+    targets: list[str] = []
+    try:
+        for user, code in ((creator, 0), (nobody, 3)):
+            target = db_names("releaser_op")
+            targets.append(target)
+            dsn = psycopg.conninfo.make_conninfo(dsn_for(target), user=user)
+            args = ("db", "restore", snap.snapshot_id, "--to", file_store, "--target", dsn)
+            if code == 0:
+                plan = run_cli(*args, "--create", "--dry-run")
+                assert "as the connecting role" in plan.stdout
+            result = run_cli(*args, "--create", "--yes")
+            assert result.exit_code == code, result.stdout + result.stderr
+            if code:
+                errors = [x for x in result.stderr.splitlines() if x.startswith("Error:")]
+                assert len(errors) == 1 and "refused the restore" in errors[0]
+                assert "unexpected" not in result.stderr
+    finally:
+        for target in targets:
+            drop(target)
+        with admin() as conn:
+            for role in (creator, nobody):
+                ident = sql.Identifier(role)
+                conn.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+                conn.execute(sql.SQL("DROP ROLE {}").format(ident))
