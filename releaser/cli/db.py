@@ -317,10 +317,13 @@ def restore(
 ) -> None:
     """Restore SNAPSHOT_ID into --target, then check it against the manifest.
 
-    Refuses the snapshot's source database and databases marked production in
-    releaser.toml. Restores with --no-owner --no-acl --exit-on-error (in one transaction,
-    or in parallel with --jobs from a local copy), runs ANALYZE, then compares row counts,
-    fingerprints, sequences and indexes. Exit 1 on any mismatch.
+    Refuses the snapshot's source database, databases marked production in
+    releaser.toml (also when named by Render id or name) and targets holding any user
+    object. Restores with --no-owner --no-acl --exit-on-error (in one transaction, or in
+    parallel with --jobs from a local copy) as a throwaway unprivileged role, runs ANALYZE,
+    restores the database's own settings and comment, then compares row counts,
+    fingerprints, sequences and indexes. Exit 1 on any mismatch. Without a terminal,
+    --yes is required (exit 2 otherwise).
 
     \b
     Example:
@@ -410,7 +413,10 @@ def drill(
 ) -> None:
     """Prove SOURCE's backup restores: snapshot, restore into scratch, check, drop.
 
-    The scratch database is created from template0 and always dropped (also on Ctrl-C).
+    The scratch database is created from template0 and always dropped (also on Ctrl-C
+    and SIGTERM); the dump's code runs as a throwaway unprivileged role. A source marked
+    production needs --target-server. Leftovers of killed drills older than 3 hours are
+    dropped first (--cleanup does only that).
     Reports RPO (now minus the newest verified snapshot), RTO by phase with MB/s, and
     every check; stores the result next to the snapshot ('last verified' in db list).
     Exit 1 when the drill fails.

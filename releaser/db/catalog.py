@@ -10,9 +10,11 @@ Layout under the store prefix::
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -33,9 +35,18 @@ class SnapshotEntry:
     keys: list[str]
     last_verified: datetime | None = None
     last_drill_failed: datetime | None = None
-    # The newest evidence decides: a snapshot whose newest drill or verify failed, or
-    # whose newest evidence file is empty or unreadable, is not verified.
-    verified: bool = False
+    # Reads the newest evidence file when first asked (go-no-go stops at the first
+    # verified snapshot; it need not read every snapshot's evidence).
+    _proof: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
+    _verified: bool | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def verified(self) -> bool:
+        """The newest evidence decides: a snapshot whose newest drill or verify failed,
+        or whose newest evidence file is empty or unreadable, is not verified."""
+        if self._verified is None:
+            self._verified = bool(self._proof and self._proof())
+        return self._verified
 
     @property
     def complete(self) -> bool:
@@ -108,13 +119,18 @@ def list_snapshots(store: Store, database: str | None = None) -> list[SnapshotEn
                 entry.last_verified = max(filter(None, [entry.last_verified, when]))
             else:
                 entry.last_drill_failed = max(filter(None, [entry.last_drill_failed, when]))
-        if evidence and entry.complete:
-            newest = max(evidence, key=lambda e: (e[0], not e[1]))  # a tie counts as failed
-            entry.verified = newest[1] and _evidence_says_passed(
-                store, snapshot_id, f"{snapshot_id}/{newest[2]}", newest[3]
-            )
         if database and entry.manifest is not None and entry.database != database:
             continue
+        if evidence and entry.complete:
+            newest = max(evidence, key=lambda e: (e[0], not e[1]))  # a tie counts as failed
+            if newest[1]:
+                entry._proof = functools.partial(
+                    _evidence_says_passed,
+                    store,
+                    snapshot_id,
+                    f"{snapshot_id}/{newest[2]}",
+                    newest[3],
+                )
         entries.append(entry)
     entries.sort(key=lambda e: e.taken_at, reverse=True)
     return entries
