@@ -379,6 +379,7 @@ def _restore_as(
             grant_restore_rights(plan.target, role)
         if role:
             preinstall_extensions(plan.target, manifest)
+            _check_login(runner)
         reporter.phase(f"Restoring into {plan.target.masked}")
         reporter.event("restore-started")
         run = pg_restore_into(archive, runner, plan.pg_restore, plan.jobs)
@@ -417,6 +418,22 @@ def server_errors(target: Dsn) -> Iterator[None]:
         raise EnvironmentProblem(
             f"the server of {target.masked} refused the restore: {detail}",
             "Check the connecting role's privileges (superuser or CREATEROLE and CREATEDB)",
+        ) from None
+
+
+def _check_login(runner: Dsn) -> None:
+    """The restore role can log in, or we stop here (exit 3). A pg_restore that cannot
+    connect would otherwise read as "the snapshot does not restore" and a drill would
+    record a good snapshot as failed."""
+    from releaser.errors import ReleaserError
+
+    try:
+        connect(runner, autocommit=True, what="target database as the restore role").close()
+    except ReleaserError as exc:
+        raise EnvironmentProblem(
+            f"the restore role {runner.user} cannot log in to {runner.masked}: {exc.message}",
+            "Allow password (md5/scram) logins for releaser_restore_* roles in pg_hba.conf; "
+            "nothing was restored",
         ) from None
 
 

@@ -442,3 +442,28 @@ def test_operator_without_role_rights_restores_as_itself_or_gets_one_error(
                 conn.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
                 conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
                 conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+
+
+def test_restore_role_that_cannot_log_in_is_exit_3_not_a_failed_snapshot(
+    run_cli: Any, source_db: str, file_store: str, db_names: Any
+) -> None:
+    """When the server does not let the restore role in (here: the target's connection
+    limit, which only superusers bypass), restore stops with exit 3 before pg_restore:
+    nothing restored, and never "the snapshot does not restore" (exit 1)."""
+    snap = take_snapshot(parse_dsn(dsn_for(source_db)), open_store(file_store)).manifest
+    target = db_names("releaser_lim")
+    create_database(target)
+    before = set(_restore_roles())
+    with admin() as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} CONNECTION LIMIT 0").format(sql.Identifier(target)))
+    result = run_cli(
+        "db", "restore", snap.snapshot_id, "--to", file_store, "--target", dsn_for(target), "--yes"
+    )
+    assert result.exit_code == 3, result.stdout + result.stderr
+    assert "cannot log in" in result.stderr
+    with psycopg.connect(dsn_for(target)) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+        )
+        assert found.fetchone() == (0,)
+    assert set(_restore_roles()) == before  # the throwaway role is gone too
