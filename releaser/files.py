@@ -9,6 +9,8 @@ link would send the data, or an overwrite, somewhere else). Two functions, on pu
   refuse when ``path`` is a symlink.
 
 Problems are ``EnvironmentProblem`` (exit 3) with the path in the message, never the data.
+``check_writable_file`` (the same as on the input12 branch, which writes --report files for
+deploy and sim) refuses a path before a long run rather than after it.
 """
 
 from __future__ import annotations
@@ -16,12 +18,54 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from releaser.errors import EnvironmentProblem, UsageError
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+
+
+def check_writable_file(path: Path, flag: str, ours: bytes) -> None:
+    """Refuse, before anything else happens, a path we could not (or must not) write later.
+
+    A deploy that ran and then failed to write its report once lost its outcome. An existing
+    file is replaced only when it is empty or one of ours (starts with ``ours``): a mistyped
+    `--report ../../etc/passwd`, run as root, must not replace a system file.
+    """
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: {exc.strerror}", "Pick another path") from None
+    if info is not None:
+        if stat.S_ISLNK(info.st_mode):
+            raise UsageError(
+                f"{flag} {path} is a symbolic link",
+                "Name the file itself; releaser never writes through a link",
+            )
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"{flag} {path} is not a regular file", "Name a file")
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{flag} {path} is not writable", "Pick another path")
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(len(ours))
+        except OSError as exc:
+            raise UsageError(f"{flag} {path}: {exc.strerror}", "Pick another path") from None
+        if head and head != ours:
+            raise UsageError(
+                f"{flag} {path} exists and was not written by releaser",
+                "Pick a new path, or remove the file if it may go",
+            )
+        return
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"{flag} {path}: folder {folder} does not exist", "Create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: folder {folder} is not writable", "Pick another path")
 
 
 def private_dir(path: str | os.PathLike[str]) -> Path:

@@ -436,6 +436,12 @@ def drill(
     from releaser.output import format_duration, format_time, print_json
 
     _warn_password(("SOURCE", source), ("--target-server", target_server))
+    if report_path:  # refused before the drill, not after it (its outcome would be lost)
+        from pathlib import Path
+
+        from releaser.files import check_writable_file
+
+        check_writable_file(Path(report_path), "--report", b"# Recovery drill")
     config = _config()
     server = parse_dsn(env_value(target_server)) if target_server else None
     src = resolve_source(source, config)

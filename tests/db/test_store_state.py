@@ -211,7 +211,7 @@ def test_file_store_is_private_and_refuses_symlinks(
         "db", "drill", url_for(small_db), "--use-latest", "--to", store_url, "--report", str(link)
     )
     assert again.exit_code == 2, again.stderr
-    assert "symlink" in again.stderr
+    assert "symbolic link" in again.stderr or "symlink" in again.stderr
     assert victim.read_text() == "keep me"
 
 
@@ -356,3 +356,23 @@ def test_full_store_is_one_clear_error(run_cli: Any, small_db: str, tmpfs: Path)
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "cannot write" in errors[0], result.stderr
     assert not [p for p in tmpfs.rglob("*") if p.is_file()]
+
+
+def test_report_path_is_checked_before_the_drill(
+    run_cli: Any, small_db: str, file_store: str, tmp_path: Path
+) -> None:
+    """A --report path that holds someone else's file is refused (exit 2) before anything
+    runs; an earlier drill report is replaced."""
+    notes = tmp_path / "notes.md"
+    notes.write_text("my notes")
+    refused = run_cli("db", "drill", url_for(small_db), "--to", file_store, "--report", str(notes))
+    assert refused.exit_code == 2, refused.stderr
+    assert notes.read_text() == "my notes"
+    assert list_snapshots(open_store(file_store)) == []
+    report = tmp_path / "drill.md"
+    for _ in range(2):
+        done = run_cli(
+            "db", "drill", url_for(small_db), "--to", file_store, "--report", str(report)
+        )
+        assert done.exit_code == 0, done.stderr
+    assert report.read_text().startswith("# Recovery drill PASSED")
