@@ -94,8 +94,8 @@ def list_snapshots(store: Store, database: str | None = None) -> list[SnapshotEn
     """Every snapshot in the store, newest first; ``database`` filters complete ones."""
     groups: dict[str, list[tuple[str, int, datetime]]] = {}
     for obj in store.list():
-        head, _, rest = obj.key.partition("/")
-        if rest and SNAPSHOT_ID.match(head):
+        head, slash, rest = obj.key.partition("/")
+        if slash and SNAPSHOT_ID.match(head):  # rest "" : an empty folder, "<id>/"
             groups.setdefault(head, []).append((rest, obj.size, obj.modified))
     entries = []
     for snapshot_id, objects in groups.items():

@@ -206,12 +206,17 @@ class FileStore:
             return []
         found = []
         for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.is_symlink():
+            if path.is_symlink():
+                continue
+            # An empty folder (a dump killed before it wrote a byte) is listed as "<dir>/",
+            # like an S3 folder marker: an incomplete snapshot that prune can remove.
+            empty_dir = path.is_dir() and not any(path.iterdir())
+            if path.is_file() or empty_dir:
                 stat = path.stat()
                 found.append(
                     StoredObject(
-                        key=str(path.relative_to(self.root)),
-                        size=stat.st_size,
+                        key=str(path.relative_to(self.root)) + ("/" if empty_dir else ""),
+                        size=0 if empty_dir else stat.st_size,
                         modified=datetime.fromtimestamp(stat.st_mtime, UTC),
                     )
                 )
@@ -219,6 +224,9 @@ class FileStore:
 
     def delete(self, key: str) -> None:
         path = self._path(key)
+        if path.is_dir():  # an empty folder listed as "<dir>/"
+            self._tidy(path)
+            return
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         self._tidy(path.parent)

@@ -376,3 +376,22 @@ def test_report_path_is_checked_before_the_drill(
         )
         assert done.exit_code == 0, done.stderr
     assert report.read_text().startswith("# Recovery drill PASSED")
+
+
+def test_empty_snapshot_folder_is_incomplete_and_pruned(
+    run_cli: Any, small_db: str, file_store: str
+) -> None:
+    """A snapshot folder left empty (a dump killed before its first byte) is listed as
+    INCOMPLETE and pruned once a day old; the complete snapshot beside it stays."""
+    kept = _snap(small_db, file_store)
+    root = _store_root(file_store)
+    empty = root / "app-20200101T000000Z-0dead0"
+    empty.mkdir()
+    listed = json.loads(run_cli("db", "list", "--to", file_store, "-o", "json").stdout)
+    states = {r["snapshot_id"]: r["complete"] for r in listed["snapshots"]}
+    assert states == {kept: True, empty.name: False}
+    old = time.time() - 3 * 86400
+    os.utime(empty, (old, old))
+    result = run_cli("db", "prune", "--to", file_store, "--keep", "1", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert not empty.exists() and (root / kept).is_dir()
