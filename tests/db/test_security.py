@@ -87,6 +87,14 @@ def attacker_db(pg_admin: str) -> Any:
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
+def _public_tables(dbname: str) -> int:
+    with psycopg.connect(dsn_for(dbname)) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        found = row.fetchone()
+        assert found is not None
+        return int(found[0])
+
+
 def _restore_roles() -> list[str]:
     with admin() as conn:
         rows = conn.execute(
@@ -190,9 +198,7 @@ def test_production_named_by_render_id_is_refused(
     unknown = run_cli(*args, "--yes")
     assert unknown.exit_code == 2, unknown.stderr
     assert "could not be located" in unknown.stderr
-    with psycopg.connect(dsn_for(prod)) as conn:
-        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-        assert tables.fetchone() == (1,)
+    assert _public_tables(prod) == 1
 
 
 def test_writes_need_a_terminal_or_yes(
@@ -344,9 +350,7 @@ def test_target_with_any_user_object_is_not_empty(
     )
     assert result.exit_code == 2, result.stderr
     assert "is not empty" in result.stderr
-    with psycopg.connect(dsn_for(target)) as conn:
-        found = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-        assert found.fetchone() == (0,)
+    assert _public_tables(target) == 0
 
 
 def test_restore_brings_back_database_settings_and_says_what_it_cannot(
