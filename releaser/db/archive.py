@@ -181,9 +181,13 @@ class RestoreRun:
     seconds: float
 
 
-def pg_restore_into(archive: Path, target: Dsn, pg_restore: PgBinary, jobs: int) -> RestoreRun:
+def pg_restore_into(
+    archive: Path, target: Dsn, pg_restore: PgBinary, jobs: int, role: str | None = None
+) -> RestoreRun:
     """Restore the archive: no owners or grants from the source, stop at the first error.
-    One job runs in a single transaction (all or nothing); several jobs cannot."""
+    One job runs in a single transaction (all or nothing); several jobs cannot. ``role``:
+    the throwaway restore role ``target`` logs in as, also named with ``--role`` so every
+    session (parallel workers too) says whose rights the dump's code runs with."""
     command = [
         pg_restore.path,
         "--no-owner",
@@ -192,6 +196,8 @@ def pg_restore_into(archive: Path, target: Dsn, pg_restore: PgBinary, jobs: int)
         "--no-password",
         f"--dbname={target.without_password()}",
     ]
+    if role:
+        command.append(f"--role={role}")
     command += [f"--jobs={jobs}"] if jobs > 1 else ["--single-transaction"]
     command.append(str(archive))
     started = time.monotonic()

@@ -90,15 +90,15 @@ class RestorePlan:
                 f"create database {self.target.dbname} from template0 ({m.facts.encoding})"
             )
         mode = f"{self.jobs} parallel jobs" if self.jobs > 1 else "one transaction"
-        who = (
-            f"as a new role {ROLE_PREFIX}… (NOSUPERUSER NOCREATEDB NOCREATEROLE, dropped "
-            "afterwards)"
-            if self.server.can_create_roles
-            else "as the connecting role (it cannot create roles)"
-        )
+        if self.server.can_create_roles:
+            role = f" --role={ROLE_PREFIX}…"
+            who = "logged in as that new role (NOSUPERUSER NOCREATEDB NOCREATEROLE, dropped "
+            who += "afterwards)"
+        else:
+            role, who = "", "as the connecting role (it cannot create roles)"
         steps += [
-            f"pg_restore --no-owner --no-acl --exit-on-error into {self.target.masked} ({mode}), "
-            + who,
+            f"pg_restore --no-owner --no-acl --exit-on-error{role} into {self.target.masked} "
+            f"({mode}), {who}",
             "ANALYZE (as the same role)",
             "apply the database's own settings and comment (ALTER DATABASE … SET, COMMENT)",
             f"check {len(m.facts.tables)} relations, {len(m.facts.sequences)} sequences, "
@@ -382,7 +382,9 @@ def _restore_as(
             _check_login(runner)
         reporter.phase(f"Restoring into {plan.target.masked}")
         reporter.event("restore-started")
-        run = pg_restore_into(archive, runner, plan.pg_restore, plan.jobs)
+        run = pg_restore_into(
+            archive, runner, plan.pg_restore, plan.jobs, role.name if role else None
+        )
         phases["restore"] = _timing(run.seconds, size)
         if run.exit_code != 0:
             raise _restore_failed(plan, run.exit_code, run.stderr, created)
