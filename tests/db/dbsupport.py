@@ -113,6 +113,14 @@ def create_shapes_database(name: str, encoding: str = "SQL_ASCII") -> None:
                 sql.Identifier(name), sql.Literal(encoding)
             )
         )
+    try:
+        _fill_shapes(name)
+    except BaseException:
+        drop(name)  # a half-built database must not outlive the test
+        raise
+
+
+def _fill_shapes(name: str) -> None:
     with psycopg.connect(dsn_for(name), autocommit=True, client_encoding="UTF8") as conn:
         conn.execute(SCHEMA_SQL)
         conn.execute(SHAPES_SQL)
