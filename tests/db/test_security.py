@@ -244,15 +244,17 @@ def test_password_in_argv_is_warned_about(
     assert plain.exit_code == 0 and "holds a password" not in plain.stderr
 
 
-def test_sim_serve_postgres_password_warning() -> None:
-    """sim serve --postgres NAME=DSN-with-password warns (checked through the CLI's own
-    helper, which the option calls)."""
-    from releaser.db.dsn import password_on_command_line
-
-    assert password_on_command_line("postgresql://u:pw@h/db")
-    assert password_on_command_line("host=h password=pw dbname=x")
-    assert not password_on_command_line("postgresql://u@h/db")
-    assert not password_on_command_line("env:DATABASE_URL")
+def test_sim_serve_postgres_password_warning(run_cli: Any) -> None:
+    """sim serve --postgres NAME=DSN-with-password warns (before anything else fails) and
+    never echoes the password; a DSN without one does not warn."""
+    warned = run_cli(
+        "sim", "serve", "--port", "0", "--postgres", "nosuch=postgresql://u:hunter2@h/db"
+    )
+    assert warned.exit_code == 2  # no such instance in the scenario: nothing was started
+    assert "holds a password" in warned.stderr and "PGPASSFILE" in warned.stderr
+    assert "hunter2" not in warned.stderr
+    plain = run_cli("sim", "serve", "--port", "0", "--postgres", "nosuch=postgresql://u@h/db")
+    assert plain.exit_code == 2 and "holds a password" not in plain.stderr
 
 
 def test_client_tools_get_only_what_they_need(
