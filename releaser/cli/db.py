@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from releaser.cli.common import output_option
+from releaser.cli.common import confirm_write, output_option, stdin_is_tty
 from releaser.cli.db_render import export_command, render_drill_options
 
 if TYPE_CHECKING:
@@ -103,6 +103,15 @@ def _fail_if(checks: list[Check], what: str) -> None:
         )
 
 
+def _warn_password(*args: tuple[str, str | None]) -> None:
+    """Warn (stderr) about DSN arguments that put a password in ps for everyone."""
+    from releaser.db.dsn import PASSWORD_WARNING, password_on_command_line
+
+    for what, value in args:
+        if value and password_on_command_line(value):
+            click.echo(PASSWORD_WARNING.format(what=what), err=True)
+
+
 def _pairs(lines: list[tuple[str, object]]) -> None:
     from releaser.output import pairs
 
@@ -133,6 +142,7 @@ def snapshot(source: str, to: str | None, endpoint_url: str | None, jobs: int, o
     from releaser.db.snapshot import take_snapshot
     from releaser.output import format_duration, format_time, print_json
 
+    _warn_password(("SOURCE", source))
     config = _config()
     store = resolve_store(to, config, database=source, endpoint_url=endpoint_url)
     src = resolve_source(source, config)
@@ -194,6 +204,7 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
             "complete": e.complete,
             "size_bytes": e.dump_size,
             "sha256": e.manifest.dump.sha256 if e.manifest else None,
+            "verified": e.verified,
             "last_verified": e.last_verified,
             "last_drill_failed": e.last_drill_failed,
         }
@@ -213,7 +224,7 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
             e.taken_at,
             "complete" if e.complete else "INCOMPLETE",
             human_bytes(e.dump_size) if e.dump_size is not None else None,
-            e.last_verified or ("FAILED" if e.last_drill_failed else "never"),
+            _verified_cell(e),
         ]
         for e in entries
     ]
@@ -221,6 +232,15 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
         table(body, ["snapshot", "database", "taken at (UTC)", "status", "size", "last verified"])
     )
     echo_render_drills(render)
+
+
+def _verified_cell(entry: Any) -> object:
+    """The newest evidence wins: a later failure shows FAILED even after a pass."""
+    if entry.verified:
+        return entry.last_verified
+    if entry.last_drill_failed or entry.last_verified:
+        return "FAILED"
+    return "never"
 
 
 @db.command()
@@ -231,8 +251,10 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
 def verify(snapshot_id: str, to: str | None, endpoint_url: str | None, output: str) -> None:
     """Re-download SNAPSHOT_ID, re-hash it against its manifest and read it in full.
 
-    Reads every block with pg_restore (no database needed) and counts each table's rows.
-    Exit 1 when anything does not match.
+    Checks the manifest belongs to SNAPSHOT_ID, the size and sha256, and reads every block
+    with pg_restore (no database needed): the table of contents and each table's rows.
+    Exit 1 when anything does not match (recorded as failed evidence: the snapshot is then
+    not verified). Only a drill proves the data itself.
 
     \b
     Example:
@@ -259,7 +281,10 @@ def verify(snapshot_id: str, to: str | None, endpoint_url: str | None, output: s
         click.echo(_checks_table(result.checks))
     _fail_if(result.checks, f"verification of {snapshot_id}")
     if output != "json":
-        click.echo(f"Snapshot {snapshot_id} verified: {len(result.checks)} checks passed.")
+        click.echo(
+            f"Snapshot {snapshot_id} verified: {len(result.checks)} checks passed. The archive "
+            "is intact and complete; only a drill proves the data restores."
+        )
 
 
 @db.command()
@@ -292,10 +317,13 @@ def restore(
 ) -> None:
     """Restore SNAPSHOT_ID into --target, then check it against the manifest.
 
-    Refuses the snapshot's source database and databases marked production in
-    releaser.toml. Restores with --no-owner --no-acl --exit-on-error (in one transaction,
-    or in parallel with --jobs from a local copy), runs ANALYZE, then compares row counts,
-    fingerprints, sequences and indexes. Exit 1 on any mismatch.
+    Refuses the snapshot's source database, databases marked production in
+    releaser.toml (also when named by Render id or name) and targets holding any user
+    object. Restores with --no-owner --no-acl --exit-on-error (in one transaction, or in
+    parallel with --jobs from a local copy) as a throwaway unprivileged role, runs ANALYZE,
+    restores the database's own settings and comment, then compares row counts,
+    fingerprints, sequences and indexes. Exit 1 on any mismatch. Without a terminal,
+    --yes is required (exit 2 otherwise).
 
     \b
     Example:
@@ -303,9 +331,10 @@ def restore(
         --target postgresql://postgres@staging:5432/app_restored --create --dry-run
     """
     from releaser.db.resolve import production_dsns, resolve_store, resolve_target
-    from releaser.db.restore import plan_restore, run_restore
-    from releaser.output import is_tty, print_json, say
+    from releaser.db.restore import NOT_RESTORED, plan_restore, run_restore
+    from releaser.output import print_json, say
 
+    _warn_password(("--target", target))
     config = _config()
     store = resolve_store(to, config, endpoint_url=endpoint_url)
     target_dsn = resolve_target(target, config)
@@ -325,10 +354,10 @@ def restore(
             for number, step in enumerate(plan.steps, 1):
                 click.echo(f"  {number}. {step}")
         return
-    if is_tty() and not yes:
+    if not yes and stdin_is_tty():
         for step in plan.steps:
             say(f"  - {step}")
-        click.confirm(f"Restore {snapshot_id} into {target_dsn.masked}?", abort=True, err=True)
+    confirm_write(f"Restore {snapshot_id} into {target_dsn.masked}?", yes=yes)
     outcome = run_restore(plan, store, reporter=_reporter(), workdir=workdir)
     if output == "json":
         print_json(
@@ -339,10 +368,12 @@ def restore(
                 "rto_seconds": outcome.rto_seconds,
                 "phases": {k: v.model_dump() for k, v in outcome.phases.items()},
                 "checks": [c.model_dump() for c in outcome.checks],
+                "not_restored": NOT_RESTORED,
             }
         )
     else:
         click.echo(_checks_table(outcome.checks))
+        click.echo(f"Not brought back by any restore: {NOT_RESTORED}.", err=True)
     _fail_if(outcome.checks, f"restore of {snapshot_id} into {target_dsn.masked}")
     if output != "json":
         click.echo(f"Restored {snapshot_id} into {target_dsn.masked}; all checks passed.")
@@ -359,6 +390,12 @@ def restore(
     help="Server for the scratch database (default: the source's server).",
 )
 @click.option("--report", "report_path", metavar="FILE.md", help="Also write a Markdown report.")
+@click.option(
+    "--cleanup",
+    is_flag=True,
+    help="Only drop scratch databases and restore roles that killed drills left behind "
+    "(older than 3 hours) on the drill server, and say so.",
+)
 @jobs_option
 @click.option("--workdir", metavar="DIR", help="Where to download the archive (default: TMPDIR).")
 @render_drill_options
@@ -370,6 +407,7 @@ def drill(
     use_latest: bool,
     target_server: str | None,
     report_path: str | None,
+    cleanup: bool,
     jobs: int,
     workdir: str | None,
     output: str,
@@ -377,7 +415,10 @@ def drill(
 ) -> None:
     """Prove SOURCE's backup restores: snapshot, restore into scratch, check, drop.
 
-    The scratch database is created from template0 and always dropped (also on Ctrl-C).
+    The scratch database is created from template0 and always dropped (also on Ctrl-C
+    and SIGTERM); the dump's code runs as a throwaway unprivileged role. A source marked
+    production needs --target-server. Leftovers of killed drills older than 3 hours are
+    dropped first (--cleanup does only that).
     Reports RPO (now minus the newest verified snapshot), RTO by phase with MB/s, and
     every check; stores the result next to the snapshot ('last verified' in db list).
     Exit 1 when the drill fails.
@@ -403,20 +444,41 @@ def drill(
             source, to, endpoint_url, target_server, report_path, jobs, workdir, output, **render
         )
         return
-    from pathlib import Path
-
     from releaser.db.drill import run_drill
     from releaser.db.dsn import parse_dsn
     from releaser.db.dsn import resolve_env as env_value
     from releaser.db.report import drill_markdown
-    from releaser.db.resolve import resolve_source, resolve_store
+    from releaser.db.resolve import is_production, production_dsns, resolve_source, resolve_store
     from releaser.errors import NegativeVerdict
+    from releaser.files import write_private
     from releaser.output import format_duration, format_time, print_json
 
+    _warn_password(("SOURCE", source), ("--target-server", target_server))
+    if report_path:  # refused before the drill, not after it (its outcome would be lost)
+        from pathlib import Path
+
+        from releaser.files import check_writable_file
+
+        check_writable_file(Path(report_path), "--report", b"# Recovery drill")
     config = _config()
-    store = resolve_store(to, config, database=source, endpoint_url=endpoint_url)
     server = parse_dsn(env_value(target_server)) if target_server else None
     src = resolve_source(source, config)
+    if cleanup:
+        from releaser.db.drill import cleanup_leftovers
+
+        dropped = cleanup_leftovers(server or src.dsn)
+        if output == "json":
+            print_json({"cleaned_up": dropped})
+        else:
+            for line in dropped:
+                click.echo(f"Dropped {line}: left behind by a killed drill.")
+            if not dropped:
+                click.echo("Nothing to clean up: no leftover of a killed drill.")
+        return
+    store = resolve_store(to, config, database=source, endpoint_url=endpoint_url)
+    production = bool(src.config and src.config.production) or is_production(
+        src.dsn, production_dsns(config)
+    )
     result = run_drill(
         store,
         source=src.dsn,
@@ -427,9 +489,8 @@ def drill(
         jobs=jobs,
         reporter=_reporter(),
         workdir=workdir,
+        production_source=production,
     )
-    if report_path:
-        Path(report_path).write_text(drill_markdown(result), encoding="utf-8")
     ev = result.evidence
     if output == "json":
         print_json(
@@ -437,6 +498,7 @@ def drill(
                 "store": result.store_url,
                 "evidence_key": result.evidence_key,
                 "snapshot_taken_by_drill": result.took_snapshot,
+                "cleaned_up": result.cleaned_up,
                 **ev.model_dump(mode="json"),
             }
         )
@@ -448,10 +510,25 @@ def drill(
                 ("restored on", f"{ev.target_server} as {ev.scratch_database} (dropped)"),
                 ("RPO", format_duration(ev.rpo_seconds)),
                 ("RTO", format_duration(ev.rto_seconds)),
-                ("evidence", f"{result.store_url}/{result.evidence_key}"),
+                (
+                    "evidence",
+                    "NOT STORED"
+                    if result.evidence_error
+                    else f"{result.store_url}/{result.evidence_key}",
+                ),
             ]
         )
         _phases_and_checks(ev.phases, ev.checks)
+    if report_path:  # after the verdict is printed: a bad report path must not hide it
+        write_private(report_path, drill_markdown(result))
+    if result.evidence_error:
+        from releaser.errors import EnvironmentProblem
+
+        verdict = "passed" if ev.passed else "failed"
+        raise EnvironmentProblem(
+            f"the drill {verdict} but its evidence could not be stored: {result.evidence_error}",
+            "Fix the store, then run the drill again so the result is recorded",
+        )
     if ev.error:
         raise NegativeVerdict(f"drill of {ev.snapshot_id} failed: {ev.error}", "")
     _fail_if(ev.checks, f"drill of {ev.snapshot_id}")
@@ -490,17 +567,20 @@ def prune(
     from releaser.db.prune import apply_prune, plan_prune
     from releaser.db.resolve import resolve_store
     from releaser.durations import parse_duration
-    from releaser.output import is_tty, print_json, table
+    from releaser.output import print_json, table
 
     store = resolve_store(to, _config(), endpoint_url=endpoint_url)
     max_age_seconds = parse_duration(max_age, "--max-age") if max_age else None
     decisions = plan_prune(store, keep=keep, max_age_seconds=max_age_seconds)
     to_delete = [d for d in decisions if d.action == "delete"]
-    if not dry_run and to_delete and is_tty() and not yes:
+    if not dry_run and to_delete and not yes and stdin_is_tty():
         click.echo(
             table([[d.entry.snapshot_id, d.reason] for d in to_delete], ["delete", "why"]), err=True
         )
-        click.confirm(f"Delete {len(to_delete)} snapshots from {store.url}?", abort=True, err=True)
+    # No terminal and no --yes is refused even when nothing is due today: a script must
+    # not work one day and fail the next.
+    if not dry_run and (to_delete or not stdin_is_tty()):
+        confirm_write(f"Delete {len(to_delete)} snapshots from {store.url}?", yes=yes)
     if not dry_run:
         decisions = apply_prune(store, decisions)
     rows = [

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from releaser.cli.common import output_option
+from releaser.cli.common import confirm_write, output_option
 
 
 def _db() -> Any:
@@ -262,22 +262,13 @@ def _parse_at(text: str) -> Any:
 
 def _confirm_pitr(plan: Any, src: Any, yes: bool) -> None:
     """PITR creates a billed instance: --yes, or a terminal confirmation naming it."""
-    from releaser.errors import NegativeVerdict, UsageError
-    from releaser.output import is_tty
 
     what = (
         f"a BILLED Render Postgres ({plan.plan}) recovered from {src.name} ({src.render_id}) "
         f"at {plan.restore_time:%Y-%m-%d %H:%M:%S} UTC"
     )
-    if yes:
-        return
-    if not is_tty():
-        raise UsageError(
-            f"a PITR drill creates {what}; not confirmed",
-            "Pass --yes to confirm (it is deleted after the checks), or run it on a terminal",
-        )
-    if not click.confirm(f"Create {what}, check it, then delete it?", err=True):
-        raise NegativeVerdict("PITR drill declined; nothing was changed", "")
+    # The one confirmation policy, with a question that names what will be billed.
+    confirm_write(f"Create {what}, check it, then delete it?", yes=yes)
 
 
 def render_drill(
@@ -300,7 +291,6 @@ def render_drill(
     wait: str,
 ) -> None:
     from datetime import timedelta
-    from pathlib import Path
 
     from releaser.config import DatabaseConfig
     from releaser.db.dsn import parse_dsn
@@ -309,6 +299,7 @@ def render_drill(
     from releaser.db.resolve import resolve_store
     from releaser.durations import parse_duration
     from releaser.errors import NegativeVerdict, UsageError
+    from releaser.files import write_private
     from releaser.render.client import RenderClient
 
     if origin == "render-pitr" and target_server:
@@ -361,7 +352,7 @@ def render_drill(
                 reporter=_db()._reporter(),
             )
     if report_path:
-        Path(report_path).write_text(render_drill_markdown(result), encoding="utf-8")
+        write_private(report_path, render_drill_markdown(result))
     _show_render_drill(result, output)
     ev = result.evidence
     if ev.error:

@@ -86,6 +86,14 @@ def serve(
     )
     for index, mapping in enumerate(postgres_dsns, start=1):
         name, sep, dsn = mapping.partition("=")
+        from releaser.db.dsn import password_on_command_line
+
+        if password_on_command_line(dsn):  # visible to every user in ps
+            click.echo(
+                "Warning: --postgres holds a password, which other users can read with ps. "
+                "Leave it out and use PGPASSFILE or a libpq service file (PGSERVICEFILE).",
+                err=True,
+            )
         if not sep or not dsn.startswith(("postgres://", "postgresql://")):
             raise UsageError(
                 # Not quoted: it may be a DSN with a password.

@@ -18,13 +18,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from releaser.db.dsn import Dsn
+from releaser.db.dsn import Dsn, tool_env
 from releaser.db.pgtools import PgBinary, StderrTail
 from releaser.db.progress import Reporter
 from releaser.db.storage import Store
 
-_COPY = re.compile(rb"^COPY (.+?)(?: \(.*\))? FROM stdin;$")
+# COPY <qualified name> [(<columns>)] FROM stdin; the name is parsed part by part (a
+# quoted part may hold spaces, dots and parentheses: public."Price (EUR)"), and a
+# zero-column table has no column list at all ("COPY public.z  FROM stdin;").
+_PART = rb'(?:"(?:[^"]|"")*"|[^".\s(]+)'
+_COPY = re.compile(rb"^COPY (" + _PART + rb"(?:\." + _PART + rb")*)\s.*FROM stdin;$")
 _IDENT = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
+# pg_dump's comment before each object: what the archive's table of contents holds.
+_TOC = re.compile(
+    rb"^-- Name: (.*); Type: (TABLE|MATERIALIZED VIEW|SEQUENCE); Schema: (.*); Owner: .*$"
+)
 
 
 @dataclass
@@ -40,6 +48,8 @@ class ReadResult:
     exit_code: int
     stderr: str
     copied_rows: dict[str, int] = field(default_factory=dict)
+    # "TABLE" / "MATERIALIZED VIEW" / "SEQUENCE" -> qualified names in the archive
+    contents: dict[str, set[str]] = field(default_factory=dict)
 
 
 def parse_qualified(text: str) -> str:
@@ -60,6 +70,7 @@ def full_read(store: Store, key: str, pg_restore: PgBinary, reporter: Reporter) 
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=tool_env(),
     )
     assert process.stdin is not None and process.stdout is not None
     tail = StderrTail(process.stderr)
@@ -89,7 +100,7 @@ def full_read(store: Store, key: str, pg_restore: PgBinary, reporter: Reporter) 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
     try:
-        copied = count_copy_rows(process.stdout)
+        copied, contents = read_sql_stream(process.stdout)
         code = process.wait()
     finally:
         if process.poll() is None:
@@ -104,13 +115,26 @@ def full_read(store: Store, key: str, pg_restore: PgBinary, reporter: Reporter) 
     if feed_error:
         raise feed_error[0]
     transfer = Transfer(digest.hexdigest(), size, time.monotonic() - started)
-    return ReadResult(transfer=transfer, exit_code=code, stderr=tail.text(), copied_rows=copied)
+    return ReadResult(
+        transfer=transfer,
+        exit_code=code,
+        stderr=tail.text(),
+        copied_rows=copied,
+        contents=contents,
+    )
 
 
 def count_copy_rows(stream: object) -> dict[str, int]:
+    """Rows per table in a plain SQL dump (see ``read_sql_stream``)."""
+    return read_sql_stream(stream)[0]
+
+
+def read_sql_stream(stream: object) -> tuple[dict[str, int], dict[str, set[str]]]:
     """Rows per table in a plain SQL dump: one line per row between ``COPY … FROM stdin;``
-    and ``\\.`` (pg_dump escapes newlines inside values, so a row is always one line)."""
+    and ``\\.`` (pg_dump escapes newlines inside values, so a row is always one line);
+    and the tables, matviews and sequences its table of contents names."""
     counts: dict[str, int] = {}
+    contents: dict[str, set[str]] = {}
     current: str | None = None
     rows = 0
     for line in stream:  # type: ignore[attr-defined]
@@ -125,7 +149,12 @@ def count_copy_rows(stream: object) -> dict[str, int]:
             if match:
                 current = parse_qualified(match.group(1).decode("utf-8", "replace"))
                 rows = 0
-    return counts
+        elif line.startswith(b"-- Name: "):
+            toc = _TOC.match(line.rstrip(b"\n"))
+            if toc:
+                name, kind, schema = (g.decode("utf-8", "replace") for g in toc.groups())
+                contents.setdefault(kind, set()).add(f"{schema}.{name}")
+    return counts, contents
 
 
 def download(store: Store, key: str, dest: Path, reporter: Reporter) -> Transfer:
@@ -152,9 +181,13 @@ class RestoreRun:
     seconds: float
 
 
-def pg_restore_into(archive: Path, target: Dsn, pg_restore: PgBinary, jobs: int) -> RestoreRun:
+def pg_restore_into(
+    archive: Path, target: Dsn, pg_restore: PgBinary, jobs: int, role: str | None = None
+) -> RestoreRun:
     """Restore the archive: no owners or grants from the source, stop at the first error.
-    One job runs in a single transaction (all or nothing); several jobs cannot."""
+    One job runs in a single transaction (all or nothing); several jobs cannot. ``role``:
+    the throwaway restore role ``target`` logs in as, also named with ``--role`` so every
+    session (parallel workers too) says whose rights the dump's code runs with."""
     command = [
         pg_restore.path,
         "--no-owner",
@@ -163,6 +196,8 @@ def pg_restore_into(archive: Path, target: Dsn, pg_restore: PgBinary, jobs: int)
         "--no-password",
         f"--dbname={target.without_password()}",
     ]
+    if role:
+        command.append(f"--role={role}")
     command += [f"--jobs={jobs}"] if jobs > 1 else ["--single-transaction"]
     command.append(str(archive))
     started = time.monotonic()

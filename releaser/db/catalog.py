@@ -4,13 +4,17 @@ Layout under the store prefix::
 
     <snapshot-id>/dump.pgcustom
     <snapshot-id>/manifest.json                 written last; absent = incomplete
-    <snapshot-id>/drills/<time>-passed.json     one per drill (evidence)
+    <snapshot-id>/drills/<time>-passed.json     one per drill (evidence); failed drills
+                                                and failed verifies write <time>-failed.json
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -31,10 +35,28 @@ class SnapshotEntry:
     keys: list[str]
     last_verified: datetime | None = None
     last_drill_failed: datetime | None = None
+    # Reads the newest evidence file when first asked (go-no-go stops at the first
+    # verified snapshot; it need not read every snapshot's evidence).
+    _proof: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
+    _verified: bool | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def verified(self) -> bool:
+        """The newest evidence decides: a snapshot whose newest drill or verify failed,
+        or whose newest evidence file is empty or unreadable, is not verified."""
+        if self._verified is None:
+            self._verified = bool(self._proof and self._proof())
+        return self._verified
 
     @property
     def complete(self) -> bool:
-        return self.manifest is not None
+        """A manifest that belongs here AND the dump it describes: a manifest whose dump is
+        gone (or still a .partial) is an incomplete snapshot, never a usable one."""
+        return (
+            self.manifest is not None
+            and self.dump_size is not None
+            and self.dump_size == self.manifest.dump.size_bytes
+        )
 
     @property
     def taken_at(self) -> datetime:
@@ -72,8 +94,8 @@ def list_snapshots(store: Store, database: str | None = None) -> list[SnapshotEn
     """Every snapshot in the store, newest first; ``database`` filters complete ones."""
     groups: dict[str, list[tuple[str, int, datetime]]] = {}
     for obj in store.list():
-        head, _, rest = obj.key.partition("/")
-        if rest and SNAPSHOT_ID.match(head):
+        head, slash, rest = obj.key.partition("/")
+        if slash and SNAPSHOT_ID.match(head):  # rest "" : an empty folder, "<id>/"
             groups.setdefault(head, []).append((rest, obj.size, obj.modified))
     entries = []
     for snapshot_id, objects in groups.items():
@@ -86,27 +108,66 @@ def list_snapshots(store: Store, database: str | None = None) -> list[SnapshotEn
             modified=max(modified for _, _, modified in objects),
             keys=sorted(f"{snapshot_id}/{name}" for name in names),
         )
-        for name in names:
+        evidence: list[tuple[datetime, bool, str, int]] = []
+        for name, size, _ in objects:
             if name.startswith(DRILLS_DIR + "/"):
                 parsed = parse_evidence_name(name[len(DRILLS_DIR) + 1 :])
-                if parsed and parsed[1]:
-                    entry.last_verified = max(filter(None, [entry.last_verified, parsed[0]]))
-                elif parsed:
-                    entry.last_drill_failed = max(
-                        filter(None, [entry.last_drill_failed, parsed[0]])
-                    )
-        if database and entry.complete and entry.database != database:
+                if parsed:
+                    evidence.append((parsed[0], parsed[1], name, size))
+        for when, passed, _, _ in evidence:
+            if passed:
+                entry.last_verified = max(filter(None, [entry.last_verified, when]))
+            else:
+                entry.last_drill_failed = max(filter(None, [entry.last_drill_failed, when]))
+        if database and entry.manifest is not None and entry.database != database:
             continue
+        if evidence and entry.complete:
+            newest = max(evidence, key=lambda e: (e[0], not e[1]))  # a tie counts as failed
+            if newest[1]:
+                entry._proof = functools.partial(
+                    _evidence_says_passed,
+                    store,
+                    snapshot_id,
+                    f"{snapshot_id}/{newest[2]}",
+                    newest[3],
+                )
         entries.append(entry)
     entries.sort(key=lambda e: e.taken_at, reverse=True)
     return entries
 
 
+def _evidence_says_passed(store: Store, snapshot_id: str, key: str, size: int) -> bool:
+    """The evidence file's CONTENT, not its name, says passed for this very snapshot. An
+    empty, truncated or unparsable file proves nothing."""
+    if size <= 0:
+        return False
+    try:
+        data = json.loads(store.read_bytes(key))
+    except (ValueError, NotFoundError):
+        return False
+    return (
+        isinstance(data, dict)
+        and data.get("passed") is True
+        and data.get("snapshot_id") == snapshot_id
+        and data.get("kind", "drill") == "drill"
+    )
+
+
+def _belongs(manifest: Manifest, snapshot_id: str) -> bool:
+    """A manifest copied from another snapshot must not make this one look complete."""
+    return manifest.snapshot_id == snapshot_id and manifest.dump.key == dump_key(snapshot_id)
+
+
+def dump_key(snapshot_id: str) -> str:
+    return f"{snapshot_id}/{DUMP_NAME}"
+
+
 def _read_manifest(store: Store, snapshot_id: str) -> Manifest | None:
     try:
-        return Manifest.model_validate_json(store.read_bytes(f"{snapshot_id}/{MANIFEST_NAME}"))
+        manifest = Manifest.model_validate_json(store.read_bytes(f"{snapshot_id}/{MANIFEST_NAME}"))
     except (ValidationError, ValueError):
         return None  # unreadable: treated as incomplete, never as latest
+    return manifest if _belongs(manifest, snapshot_id) else None
 
 
 def load_manifest(store: Store, snapshot_id: str) -> Manifest:
@@ -117,7 +178,8 @@ def load_manifest(store: Store, snapshot_id: str) -> Manifest:
         raw = store.read_bytes(f"{snapshot_id}/{MANIFEST_NAME}")
     except NotFoundError:
         if store.list(snapshot_id + "/"):
-            raise NegativeVerdict(
+            raise IncompleteSnapshot(
+                snapshot_id,
                 f"snapshot {snapshot_id} is incomplete: it has no manifest (the dump failed, "
                 "is still running, or the manifest was lost)",
                 "Use a complete snapshot from 'releaser db list'",
@@ -127,12 +189,40 @@ def load_manifest(store: Store, snapshot_id: str) -> Manifest:
             "Run 'releaser db list --to STORE' to see the ids",
         ) from None
     try:
-        return Manifest.model_validate_json(raw)
+        manifest = Manifest.model_validate_json(raw)
     except (ValidationError, ValueError):
-        raise NegativeVerdict(
+        raise IncompleteSnapshot(
+            snapshot_id,
             f"the manifest of snapshot {snapshot_id} is unreadable",
             "Treat this snapshot as lost; use another one",
         ) from None
+    if not _belongs(manifest, snapshot_id):
+        raise IncompleteSnapshot(
+            snapshot_id,
+            f"the manifest of snapshot {snapshot_id} describes another snapshot "
+            f"({manifest.snapshot_id}, dump {manifest.dump.key})",
+            "Treat this snapshot as lost; use another one",
+        )
+    if not any(o.key == manifest.dump.key for o in store.list(snapshot_id + "/")):
+        raise IncompleteSnapshot(
+            snapshot_id,
+            f"snapshot {snapshot_id} is incomplete: its dump {manifest.dump.key} is missing",
+            "Use a complete snapshot from 'releaser db list'",
+            manifest=manifest,
+        )
+    return manifest
+
+
+class IncompleteSnapshot(NegativeVerdict):
+    """The snapshot exists but cannot be used: no (readable) manifest, a manifest of
+    another snapshot, or a missing dump (exit 1; callers record failed evidence)."""
+
+    def __init__(
+        self, snapshot_id: str, message: str, advice: str, manifest: Manifest | None = None
+    ) -> None:
+        super().__init__(message, advice)
+        self.snapshot_id = snapshot_id
+        self.manifest = manifest
 
 
 def latest_complete(store: Store, database: str | None = None) -> SnapshotEntry:

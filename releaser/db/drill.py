@@ -9,24 +9,25 @@ verify time (how long getting a copy back took).
 
 from __future__ import annotations
 
-import contextlib
+import re
 import secrets
-import signal
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from types import FrameType
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from releaser.db.catalog import latest_complete
 from releaser.db.dsn import Dsn
-from releaser.db.evidence import DrillEvidence, newest_verified, write_evidence
+from releaser.db.evidence import DrillEvidence, evidence_key, newest_verified, write_evidence
 from releaser.db.progress import Reporter
 from releaser.db.restore import RestoreOutcome, drop_database, plan_restore, run_restore
-from releaser.db.snapshot import take_snapshot
+from releaser.db.snapshot import sigterm_as_interrupt, take_snapshot
 from releaser.db.storage import Store
 from releaser.errors import EnvironmentProblem, NegativeVerdict, ReleaserError, UsageError
 
 SCRATCH_PREFIX = "releaser_drill_"
+# A scratch database or restore role older than this belongs to a drill that was killed
+# (SIGKILL, OOM, a lost machine): no drill runs this long on a server this tool drills.
+LEFTOVER_AGE = timedelta(hours=3)
+_SCRATCH_TIME = re.compile(r"^releaser_drill_(\d{8}T\d{6})_[0-9a-f]+$")
 
 
 @dataclass
@@ -35,24 +36,78 @@ class DrillResult:
     took_snapshot: bool
     evidence_key: str
     store_url: str
+    evidence_error: str | None = None  # why the evidence could not be stored
+    cleaned_up: list[str] = field(default_factory=list)  # leftovers of killed drills
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """A cancelled CI job sends SIGTERM: treat it like Ctrl-C so cleanup still runs."""
+def scratch_name(now: datetime) -> str:
+    """The creation time is in the name: a later drill can tell a leftover by its age."""
+    return f"{SCRATCH_PREFIX}{now:%Y%m%dT%H%M%S}_{secrets.token_hex(4)}"
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
 
+def cleanup_leftovers(
+    server: Dsn, now: datetime | None = None, older_than: timedelta = LEFTOVER_AGE
+) -> list[str]:
+    """Drop scratch databases and restore roles that killed drills left on ``server``,
+    when older than ``older_than``; return what was dropped ("database x (created …)").
+    Younger ones may belong to a drill still running and are left alone."""
+    import psycopg
+    from psycopg import sql
+
+    from releaser.db.restore import ROLE_PREFIX, maintenance_connect
+
+    now = now or datetime.now(UTC)
+    cutoff = now - older_than
+    dropped: list[str] = []
+    with maintenance_connect(server) as conn:
+        names = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'releaser\\_drill\\_%'"
+            ).fetchall()
+        ]
+        for name in sorted(names):
+            match = _SCRATCH_TIME.match(name)
+            if not match:
+                continue
+            created = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+            if created >= cutoff:
+                continue
+            try:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+            except psycopg.Error:  # another user's leftover: not ours to drop, nor a failure
+                continue
+            dropped.append(f"database {name} (created {created:%Y-%m-%d %H:%M} UTC)")
+        roles = conn.execute(
+            "SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles"
+            " WHERE rolname LIKE %s",
+            (ROLE_PREFIX.replace("_", "\\_") + "%",),
+        ).fetchall()
+        for role, comment in roles:
+            created_at = _role_created(comment)
+            if created_at is None or created_at >= cutoff:
+                continue
+            try:
+                with conn.transaction():
+                    conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+                    conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+            except psycopg.Error:  # still owns objects elsewhere: a human must look
+                continue
+            dropped.append(f"role {role} (created {created_at:%Y-%m-%d %H:%M} UTC)")
+    return dropped
+
+
+def _role_created(comment: object) -> datetime | None:
+    text = str(comment or "")
+    marker = "created "
+    if marker not in text:
+        return None
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (library use): leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        return datetime.fromisoformat(text.split(marker, 1)[1].strip())
+    except ValueError:
+        return None
 
 
 def _drop_scratch(scratch: Dsn) -> None:
@@ -76,6 +131,7 @@ def run_drill(
     jobs: int = 1,
     reporter: Reporter | None = None,
     workdir: str | None = None,
+    production_source: bool = False,
 ) -> DrillResult:
     reporter = reporter or Reporter()
     server = target_server or source
@@ -83,6 +139,18 @@ def run_drill(
         raise UsageError(
             "a drill needs a server to restore on", "Pass --target-server DSN or a SOURCE"
         )
+    if production_source and target_server is None:
+        # A drill runs the dump's code (matviews, defaults, index expressions) on the
+        # server it restores to: never the production server by default.
+        raise UsageError(
+            "the source is marked production, and a drill would restore it onto the "
+            "production server",
+            "Pass --target-server DSN: a separate server, or the production server "
+            "explicitly if that is what you want",
+        )
+    cleaned = cleanup_leftovers(server)
+    for line in cleaned:
+        reporter.phase(f"Dropped a leftover of a killed drill: {line}")
     if use_latest:
         manifest = latest_complete(store, name).manifest
         assert manifest is not None
@@ -94,7 +162,7 @@ def run_drill(
         )
         manifest = taken.manifest
 
-    scratch = server.with_dbname(SCRATCH_PREFIX + secrets.token_hex(4))
+    scratch = server.with_dbname(scratch_name(datetime.now(UTC)))
     outcome: RestoreOutcome | None = None
     error: str | None = None
     with sigterm_as_interrupt():
@@ -132,10 +200,17 @@ def run_drill(
         checks=outcome.checks if outcome else [],
         error=error,
     )
-    key = write_evidence(store, evidence)
+    key = evidence_key(evidence)
+    evidence_error: str | None = None
+    try:
+        write_evidence(store, evidence)
+    except ReleaserError as exc:  # read-only or full store: the verdict is still printed
+        evidence_error = exc.one_line()
     return DrillResult(
         evidence=evidence,
         took_snapshot=not use_latest,
         evidence_key=key,
         store_url=store.url,
+        evidence_error=evidence_error,
+        cleaned_up=cleaned,
     )

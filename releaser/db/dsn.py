@@ -59,6 +59,19 @@ class Dsn:
             password=self.password,
         )
 
+    def as_user(self, user: str, password: str) -> Dsn:
+        """The same database, logged in as another role (the restore role)."""
+        from psycopg.conninfo import make_conninfo
+
+        return Dsn(
+            conninfo=make_conninfo(self.conninfo, user=user, password=password),
+            host=self.host,
+            port=self.port,
+            dbname=self.dbname,
+            user=user,
+            password=password,
+        )
+
     def without_password(self) -> str:
         """Conninfo for a child process; the password goes through PGPASSWORD (not argv/ps)."""
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -68,11 +81,8 @@ class Dsn:
         return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
 
     def child_env(self) -> dict[str, str]:
-        """Environment for pg_dump/pg_restore: ours, minus PG* leaks, plus the password."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        if self.password:
-            env["PGPASSWORD"] = self.password
-        return env
+        """Environment for pg_dump/pg_restore/psql against this DSN: see ``tool_env``."""
+        return tool_env(self.password)
 
     def same_database(self, other: Dsn) -> bool:
         return (
@@ -80,6 +90,42 @@ class Dsn:
             and self.port == other.port
             and self.dbname == other.dbname
         )
+
+
+# What a PostgreSQL client tool needs from our environment, and nothing more: never
+# RENDER_API_KEY, AWS credentials or the application's own secrets.
+_TOOL_ENV = {
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+    "SYSTEMROOT", "KRB5CCNAME", "KRB5_CONFIG", "KRB5_KTNAME",
+}  # fmt: skip
+
+
+def tool_env(password: str | None = None) -> dict[str, str]:
+    """Environment for pg_dump, pg_restore and psql. Every PG* variable passes unchanged:
+    releaser's own libpq connection reads them too (PGSSLMODE, PGSSLROOTCERT, PGPASSFILE,
+    PGSERVICEFILE, …), so the dump stream gets the same TLS protection as our own
+    connection. The DSN's password goes in PGPASSWORD, never in argv."""
+    env = {k: v for k, v in os.environ.items() if k in _TOOL_ENV or k.startswith(("LC_", "PG"))}
+    if password:
+        env["PGPASSWORD"] = password
+    return env
+
+
+def password_on_command_line(text: str) -> bool:
+    """Whether a command-line argument is a DSN that holds a password (visible in ps)."""
+    if text.startswith("env:") or not looks_like_dsn(text):
+        return False
+    try:
+        return parse_dsn(text).password is not None
+    except UsageError:
+        return bool(_password_guess(text))
+
+
+PASSWORD_WARNING = (
+    "Warning: {what} on the command line holds a password, which other users can read "
+    "with ps. Use env:VAR (the DSN in an environment variable), PGPASSFILE or a libpq "
+    "service file (PGSERVICEFILE) instead."
+)
 
 
 _LOCAL = {"localhost", "127.0.0.1", "::1", ""}

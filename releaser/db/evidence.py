@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,11 +29,14 @@ class DrillEvidence(BaseModel):
     taken_at: datetime
     drilled_at: datetime
     passed: bool
-    target_server: str  # masked
-    scratch_database: str
+    target_server: str = ""  # masked; "" for a verify
+    scratch_database: str = ""
+    # "verify" evidence is only ever written when a verify FAILED: a passing verify does
+    # not prove the data restores, a failing one proves the snapshot is unusable.
+    kind: Literal["drill", "verify"] = "drill"
     phases: dict[str, PhaseTiming] = Field(default_factory=dict)
-    rto_seconds: float
-    rpo_seconds: float | None  # None: no verified snapshot at all
+    rto_seconds: float = 0.0
+    rpo_seconds: float | None = None  # None: no verified snapshot at all
     checks: list[Check] = Field(default_factory=list)
     error: str | None = None
 
@@ -72,7 +76,7 @@ class VerifiedBackup:
 
 def newest_verified(store: Store, database: str | None = None) -> VerifiedBackup | None:
     for entry in list_snapshots(store, database):  # newest first
-        if entry.manifest is not None and entry.last_verified is not None:
+        if entry.manifest is not None and entry.verified and entry.last_verified is not None:
             return VerifiedBackup(
                 snapshot_id=entry.snapshot_id,
                 database=entry.manifest.database,

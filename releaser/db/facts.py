@@ -57,8 +57,35 @@ NOT EXISTS (
 )
 """
 
+# A matview's query is deterministic when every function, operator and aggregate in it
+# is BUILT-IN (OID below FirstNormalObjectId) and IMMUTABLE, it uses no SQL value function
+# (CURRENT_DATE, CURRENT_USER, ...) and it reads only tables and matviews without row
+# security: its row count after the restore's REFRESH then follows from the data. Read
+# from the stored rule's parse tree, which names every function and relation by OID.
+# Only such a query is ever run at snapshot time: a user-defined function (which may
+# call itself IMMUTABLE) or a view could run the dump's code on the source server.
+_DETERMINISTIC = """
+(c.relkind <> 'm' OR EXISTS (
+  SELECT 1 FROM pg_rewrite rw
+  WHERE rw.ev_class = c.oid AND rw.rulename = '_RETURN'
+    AND rw.ev_action::text NOT LIKE '%{SQLVALUEFUNCTION%'
+    AND rw.ev_action::text NOT LIKE '%{NEXTVALEXPR%'
+    AND NOT EXISTS (
+      SELECT 1
+      FROM regexp_matches(rw.ev_action::text, ':(funcid|opfuncid|aggfnoid|winfnoid) (\\d+)',
+                          'g') m
+      LEFT JOIN pg_proc p ON p.oid = m[2]::oid
+      WHERE m[2]::oid >= 16384
+         OR (m[1] IN ('funcid', 'opfuncid') AND p.provolatile IS DISTINCT FROM 'i'))
+    AND NOT EXISTS (
+      SELECT 1 FROM regexp_matches(rw.ev_action::text, ':relid (\\d+)', 'g') m
+      JOIN pg_class rc ON rc.oid = m[1]::oid
+      WHERE rc.relkind NOT IN ('r', 'p', 'm') OR rc.relrowsecurity)))
+"""
+
 RELATIONS_SQL = f"""
-SELECT n.nspname, c.relname, c.relkind::text, c.relispopulated, {_HASHABLE}
+SELECT n.nspname, c.relname, c.relkind::text, c.relispopulated, {_HASHABLE},
+       {_DETERMINISTIC}
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't'
   AND {_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER}
@@ -66,8 +93,9 @@ ORDER BY 1, 2
 """
 
 SEQUENCES_SQL = f"""
-SELECT n.nspname, c.relname
+SELECT n.nspname, c.relname, s.seqincrement, s.seqcycle
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_sequence s ON s.seqrelid = c.oid
 WHERE c.relkind = 'S' AND c.relpersistence <> 't' AND {_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER}
 ORDER BY 1, 2
 """
@@ -76,7 +104,10 @@ DATABASE_SQL = """
 SELECT current_database(), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,
        pg_database_size(current_database()), current_setting('server_version'),
        current_setting('server_version_num')::int,
-       has_function_privilege('pg_control_system()', 'EXECUTE')
+       has_function_privilege('pg_control_system()', 'EXECUTE'),
+       coalesce((SELECT s.setconfig FROM pg_db_role_setting s
+                 WHERE s.setdatabase = d.oid AND s.setrole = 0), '{}'::text[]),
+       shobj_description(d.oid, 'pg_database')
 FROM pg_database d WHERE d.datname = current_database()
 """
 
@@ -92,6 +123,8 @@ def prepare(conn: psycopg.Connection) -> None:
     with conn.cursor() as cur:
         for statement in session_setup_sql():
             cur.execute(statement)
+        if conn.info.server_version >= 170000:  # only SETs here: no snapshot is taken yet
+            cur.execute("SET transaction_timeout = 0")
 
 
 def database_facts(conn: psycopg.Connection) -> Facts:
@@ -101,7 +134,8 @@ def database_facts(conn: psycopg.Connection) -> Facts:
         cur.execute(DATABASE_SQL)
         row = cur.fetchone()
         assert row is not None
-        database, encoding, collate, ctype, size, version, version_num, can_sysid = row
+        database, encoding, collate, ctype, size, version, version_num, can_sysid = row[:8]
+        settings, comment = row[8:]
         system_identifier = None
         if can_sysid:
             cur.execute("SELECT system_identifier::text FROM pg_control_system()")
@@ -126,6 +160,8 @@ def database_facts(conn: psycopg.Connection) -> Facts:
         sequences=sequence_facts(conn),
         large_objects=int(lo_row[0]) if lo_row else 0,
         invalid_indexes=invalid,
+        database_settings=sorted(str(x) for x in settings),
+        database_comment=comment,
     )
 
 
@@ -135,7 +171,7 @@ def sequence_facts(conn: psycopg.Connection) -> list[SequenceFact]:
     result: list[SequenceFact] = []
     with conn.cursor() as cur:
         cur.execute(SEQUENCES_SQL)
-        for schema, name in cur.fetchall():
+        for schema, name, increment, cycle in cur.fetchall():
             cur.execute(
                 sql.SQL("SELECT last_value, is_called FROM {}.{}").format(
                     sql.Identifier(schema), sql.Identifier(name)
@@ -144,7 +180,14 @@ def sequence_facts(conn: psycopg.Connection) -> list[SequenceFact]:
             row = cur.fetchone()
             assert row is not None
             result.append(
-                SequenceFact(schema_name=schema, name=name, last_value=row[0], is_called=row[1])
+                SequenceFact(
+                    schema_name=schema,
+                    name=name,
+                    last_value=row[0],
+                    is_called=row[1],
+                    increment=increment,
+                    cycle=cycle,
+                )
             )
     return result
 
@@ -163,24 +206,30 @@ def list_relations(conn: psycopg.Connection) -> list[TableFact]:
                 kind="matview" if kind == "m" else "table",
                 rows=0 if populated else None,
                 fingerprint_method="hash_record" if fast and hashable else "md5_text",
+                deterministic=bool(deterministic),
             )
-            for schema, name, kind, populated, hashable in cur.fetchall()
+            for schema, name, kind, populated, hashable, deterministic in cur.fetchall()
         ]
 
 
+# ``r.*`` as a function argument is always the whole row of the relation aliased ``r``;
+# a bare ``r`` (or ``t``) would be a COLUMN of that name when the table has one, and the
+# fingerprint would silently cover that one column. record_out is what ``::text`` does.
 _ROW_HASH = {
-    "hash_record": "hash_record_extended(t, 0)",
-    "md5_text": "('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint",
+    "hash_record": "hash_record_extended(r.*, 0)",
+    "md5_text": "('x' || substr(md5(textin(record_out(r.*))), 1, 16))::bit(64)::bigint",
 }
 
 
-def scan(conn: psycopg.Connection, relation: TableFact) -> TableFact:
-    """One sequential scan: row count and fingerprint."""
+def scan(conn: psycopg.Connection, relation: TableFact, restored: bool = False) -> TableFact:
+    """One sequential scan: row count and fingerprint. ``ONLY``: an inheritance parent's
+    own rows, as the archive copies them (its children are relations of their own).
+    ``restored``: matviews were just refreshed, count what they hold."""
     from psycopg import sql
 
-    if relation.rows is None:  # unpopulated matview: SELECT would fail, and there is no data
-        return relation
-    query = sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {}.{} AS t").format(
+    if relation.kind == "matview":
+        return _scan_matview(conn, relation, restored)
+    query = sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM ONLY {}.{} AS r").format(
         sql.SQL(_ROW_HASH[relation.fingerprint_method]),
         sql.Identifier(relation.schema_name),
         sql.Identifier(relation.name),
@@ -192,17 +241,50 @@ def scan(conn: psycopg.Connection, relation: TableFact) -> TableFact:
     return relation.model_copy(update={"rows": int(row[0]), "fingerprint": str(row[1])})
 
 
+def _scan_matview(conn: psycopg.Connection, relation: TableFact, restored: bool) -> TableFact:
+    """A restore does not copy a matview's rows: it REFRESHes it. So a matview is checked
+    for what a restore can promise: it exists, it is populated when the source's was, and
+    (when its query is deterministic) it has the rows its query gives on this data. The
+    stored contents may be stale, so they are never what is compared."""
+    from psycopg import sql
+
+    if relation.rows is None or not relation.deterministic:
+        return relation.model_copy(update={"fingerprint": None})
+    if restored:
+        counted = sql.SQL("SELECT count(*) FROM {}.{}").format(
+            sql.Identifier(relation.schema_name), sql.Identifier(relation.name)
+        )
+        row = conn.execute(counted).fetchone()
+        assert row is not None
+        return relation.model_copy(update={"rows": int(row[0]), "fingerprint": None})
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT pg_get_viewdef(c.oid) FROM pg_class c JOIN pg_namespace n"
+            " ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+            (relation.schema_name, relation.name),
+        )
+        found = cur.fetchone()
+        assert found is not None
+        definition = str(found[0]).strip().rstrip(";")
+        query = sql.SQL("SELECT count(*) FROM ({}) AS q").format(sql.SQL(definition))
+        cur.execute(query)
+        row = cur.fetchone()
+        assert row is not None
+    return relation.model_copy(update={"rows": int(row[0]), "fingerprint": None})
+
+
 def scan_all(
     conn: psycopg.Connection,
     relations: list[TableFact],
     *,
     jobs: int = 1,
     open_worker: Callable[[], psycopg.Connection] | None = None,
+    restored: bool = False,
 ) -> list[TableFact]:
     """Scan every relation, on ``conn`` alone or also on ``jobs - 1`` extra connections
     from ``open_worker`` (which must already see the same snapshot)."""
     if jobs <= 1 or open_worker is None or len(relations) <= 1:
-        return [scan(conn, r) for r in relations]
+        return [scan(conn, r, restored) for r in relations]
     work: queue.Queue[tuple[int, TableFact]] = queue.Queue()
     for item in enumerate(relations):
         work.put(item)
@@ -217,7 +299,7 @@ def scan_all(
                     index, relation = work.get_nowait()
                 except queue.Empty:
                     return
-                fact = scan(worker_conn, relation)
+                fact = scan(worker_conn, relation, restored)
                 with lock:
                     results[index] = fact
         except BaseException as exc:  # re-raised in the calling thread
@@ -259,5 +341,5 @@ def collect(
             )
             for r in relations
         ]
-    tables = scan_all(conn, relations, jobs=jobs, open_worker=open_worker)
+    tables = scan_all(conn, relations, jobs=jobs, open_worker=open_worker, restored=True)
     return facts.model_copy(update={"tables": tables})

@@ -29,6 +29,9 @@ class TableFact(_Model):
     fingerprint: str | None = None  # sum of per-row 64-bit hashes; order-independent
     # How the fingerprint was computed; a restored copy is fingerprinted the same way.
     fingerprint_method: Literal["hash_record", "md5_text"] = "md5_text"
+    # Matviews: whether the query gives the same rows on the same data (no now(),
+    # random(), CURRENT_USER...). Only then is a row count compared after a restore.
+    deterministic: bool = True
 
     @property
     def qualified(self) -> str:
@@ -40,6 +43,8 @@ class SequenceFact(_Model):
     name: str
     last_value: int
     is_called: bool
+    increment: int = 1  # negative: a descending sequence
+    cycle: bool = False  # may wrap around: no direction can be checked
 
     @property
     def qualified(self) -> str:
@@ -62,6 +67,11 @@ class Facts(_Model):
     sequences: list[SequenceFact] = Field(default_factory=list)
     large_objects: int = 0
     invalid_indexes: list[str] = Field(default_factory=list)
+    # ALTER DATABASE … SET (for every role) as "name=value", and COMMENT ON DATABASE: not in
+    # the archive's restore unless the database is recreated, so restore applies them.
+    # None: a manifest from before they were recorded.
+    database_settings: list[str] | None = None
+    database_comment: str | None = None
 
     @property
     def total_rows(self) -> int:

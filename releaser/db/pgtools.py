@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from releaser.db.dsn import Dsn
+from releaser.db.dsn import Dsn, tool_env
 from releaser.errors import EnvironmentProblem, NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -60,7 +60,12 @@ def parse_version_output(text: str) -> tuple[int, str] | None:
 def probe(path: str) -> PgBinary | None:
     try:
         out = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+            [path, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env=tool_env(),
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -140,7 +145,15 @@ def connect(dsn: Dsn, *, autocommit: bool = False, what: str = "database") -> ps
     import psycopg
 
     try:
-        return psycopg.connect(dsn.conninfo, autocommit=autocommit, connect_timeout=10)
+        conn = psycopg.connect(dsn.conninfo, autocommit=autocommit, connect_timeout=10)
+        if conn.info.parameter_status("client_encoding") == "SQL_ASCII":
+            # psycopg returns bytes for every text value in SQL_ASCII (the snapshot id
+            # reached pg_dump as "b'…'"); names are read as UTF-8 instead.
+            conn.close()
+            conn = psycopg.connect(
+                dsn.conninfo, autocommit=autocommit, connect_timeout=10, client_encoding="UTF8"
+            )
+        return conn
     except psycopg.ProgrammingError as exc:
         raise UsageError(
             f"cannot use the {what} DSN {dsn.masked}: {dsn.redact(str(exc)).strip()}",
@@ -169,4 +182,8 @@ def session_setup_sql() -> list[str]:
         "SET bytea_output = 'hex'",
         "SET search_path = pg_catalog",
         "SET statement_timeout = 0",
+        # As pg_dump does: a hardened database's timeouts must not kill the facts session
+        # while it waits, in its transaction, for the dump to finish.
+        "SET lock_timeout = 0",
+        "SET idle_in_transaction_session_timeout = 0",
     ]

@@ -208,8 +208,8 @@ def run_pitr_drill(
     wait_seconds: float,
     reporter: Reporter,
 ) -> RenderDrillResult:
-    from releaser.db.drill import sigterm_as_interrupt
     from releaser.db.resolve import render_dsn
+    from releaser.db.snapshot import sigterm_as_interrupt
 
     phases: dict[str, PhaseTiming] = {}
     checks = []

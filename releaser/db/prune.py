@@ -46,21 +46,23 @@ def plan_prune(
     decisions: list[PruneDecision] = []
     by_db: dict[str, list[SnapshotEntry]] = {}
     for entry in entries:
-        if entry.manifest is None:
+        if not entry.complete:
             old = now - entry.modified > INCOMPLETE_GRACE
             decisions.append(
                 PruneDecision(
                     entry,
                     "delete" if old else "keep",
-                    "incomplete (no manifest), older than a day"
+                    "incomplete (no manifest or no dump), older than a day"
                     if old
                     else "incomplete, may still be uploading",
                 )
             )
-        else:
+        elif entry.manifest is not None:
             by_db.setdefault(entry.manifest.database, []).append(entry)
     for group in by_db.values():
-        newest_verified = next((e for e in group if e.last_verified), None)
+        # "Verified" as the newest evidence says: a snapshot whose newest drill failed is
+        # not protected, and the older intact one it would displace is.
+        newest_verified = next((e for e in group if e.verified), None)
         for rank, entry in enumerate(group):
             age = (now - entry.taken_at).total_seconds()
             if rank == 0:

@@ -34,7 +34,7 @@ def _schema(dsn: Dsn, what: str) -> tuple[list[TableFact], list[str], dict[str, 
 
     with connect(dsn, autocommit=True, what=what) as conn:
         relations = facts_mod.list_relations(conn)
-        sequences = [f"{s}.{n}" for s, n in conn.execute(facts_mod.SEQUENCES_SQL).fetchall()]
+        sequences = [f"{s}.{n}" for s, n, *_ in conn.execute(facts_mod.SEQUENCES_SQL).fetchall()]
         counts: dict[str, int] = {}
         for rel in relations:
             if rel.kind != "table":

@@ -332,8 +332,9 @@ class RenderDrillResult:
     kept_instance: str | None = None  # PITR --keep-minutes: what to delete by hand
 
 
-def create_scratch(scratch: Dsn, source: Dsn) -> None:
-    """CREATE DATABASE … TEMPLATE template0 in the source's encoding."""
+def create_scratch(scratch: Dsn, source: Dsn, owner: str | None = None) -> None:
+    """CREATE DATABASE … TEMPLATE template0 in the source's encoding, owned by ``owner``
+    (the drill's throwaway role) when given."""
     from psycopg import sql
 
     with connect(source, autocommit=True, what="source database") as conn:
@@ -348,6 +349,7 @@ def create_scratch(scratch: Dsn, source: Dsn) -> None:
             sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING {} LOCALE 'C'").format(
                 name, encoding
             )
+            + (sql.SQL(" OWNER {}").format(sql.Identifier(owner)) if owner else sql.SQL(""))
         )
 
 
@@ -375,7 +377,13 @@ def run_export_drill(
 ) -> RenderDrillResult:
     """Download an export, restore it into scratch, check it, drop scratch, keep evidence."""
     from releaser.db.drill import _drop_scratch as drop_scratch
-    from releaser.db.drill import sigterm_as_interrupt
+    from releaser.db.restore import (
+        check_login,
+        create_role,
+        inspect_target,
+        release_role,
+    )
+    from releaser.db.snapshot import sigterm_as_interrupt
 
     if export_id or latest:
         export = choose_export(client, postgres_id, export_id)
@@ -410,10 +418,19 @@ def run_export_drill(
             with connect(source, autocommit=True, what="source database") as conn:
                 major = server_major(conn.info.server_version)
             pg_restore = find_tool("pg_restore", major)
-            create_scratch(scratch, source)
+            # The export's code (functions in matviews, defaults, triggers) runs as a
+            # throwaway unprivileged role that owns the scratch database, never as us.
+            can_create_roles = inspect_target(scratch).can_create_roles
+            role = create_role(scratch) if can_create_roles else None
+            runner = scratch.as_user(role.name, role.password) if role else scratch
             try:
+                create_scratch(scratch, source, owner=role.name if role else None)
+                if role:
+                    check_login(runner)
                 reporter.phase(f"Restoring into scratch database {scratch.dbname}")
-                run = pg_restore_into(got.dump_dir, scratch, pg_restore, jobs)
+                run = pg_restore_into(
+                    got.dump_dir, runner, pg_restore, jobs, role.name if role else None
+                )
                 phases["restore"] = _timing(run.seconds, got.size)
                 if run.exit_code != 0:
                     raise NegativeVerdict(
@@ -422,7 +439,7 @@ def run_export_drill(
                     )
                 reporter.phase("Analyzing")
                 started = time.monotonic()
-                with connect(scratch, autocommit=True, what="scratch database") as conn:
+                with connect(runner, autocommit=True, what="scratch database") as conn:
                     conn.execute("ANALYZE")
                 phases["analyze"] = _timing(time.monotonic() - started)
                 reporter.phase("Checking the restored export against the source")
@@ -430,13 +447,15 @@ def run_export_drill(
                 age = (client.server_now() - created_at).total_seconds()  # Render's clock
                 checks = [archive]
                 checks += compare_with_source(
-                    source, scratch, age_seconds=age, drift_per_day=drift_per_day
+                    source, runner, age_seconds=age, drift_per_day=drift_per_day
                 )
-                checks += check_invariants(scratch, invariants)
+                checks += check_invariants(runner, invariants)
                 phases["verify"] = _timing(time.monotonic() - started)
             finally:
                 reporter.phase(f"Dropping scratch database {scratch.dbname}")
                 drop_scratch(scratch)
+                if role is not None:
+                    release_role(scratch, role, reporter)
         except NegativeVerdict as exc:  # unreadable archive, failed restore: the finding
             error = exc.message
     drilled_at = datetime.now(UTC)

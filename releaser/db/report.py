@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from releaser.db.checks import Check
 from releaser.db.drill import DrillResult
+from releaser.db.restore import NOT_RESTORED
 from releaser.output import format_duration
 
 
@@ -28,6 +29,7 @@ def drill_markdown(result: DrillResult) -> str:
     ]
     if ev.error:
         lines += ["", f"**Error:** {ev.error}"]
+    lines += ["", f"Not brought back by any restore, so not checked: {NOT_RESTORED}."]
     lines += ["", "## Phases", "", "| phase | seconds | MB | MB/s |", "|---|---:|---:|---:|"]
     for phase, timing in ev.phases.items():
         size = f"{timing.bytes / 1_000_000:.1f}" if timing.bytes is not None else "-"

@@ -128,9 +128,12 @@ def resolve_target(text: str, config: Config) -> Dsn:
 
 
 def production_dsns(config: Config) -> list[Dsn]:
-    """Production databases we can locate without the network (DSN or env: sources)."""
+    """Every database marked ``production = true``, located: DSN and env: sources
+    directly, Render ids and names through Render's connection info. A production
+    database that cannot be located is a refusal (exit 2), never a silent skip: the
+    README's own example names production by its Render id."""
     found = []
-    for db_config in config.databases.values():
+    for name, db_config in config.databases.items():
         if not db_config.production or not db_config.source:
             continue
         try:
@@ -138,5 +141,32 @@ def production_dsns(config: Config) -> list[Dsn]:
         except ReleaserError:  # an unset env var cannot be where we restore to
             continue
         if looks_like_dsn(value):
-            found.append(parse_dsn(value))
+            found.append(parse_dsn(value, label=name))
+            continue
+        try:
+            located = _resolve_render(value)
+        except ReleaserError as exc:
+            raise UsageError(
+                f"database {name!r} is marked production and named by Render id or name, "
+                f"and it could not be located ({exc.message}), so releaser cannot tell "
+                "whether this command would write to it",
+                "Set RENDER_API_KEY (and check Render is reachable), or give its source as "
+                "a DSN or env:VAR in releaser.toml",
+            ) from None
+        dsn = located.dsn
+        found.append(
+            Dsn(
+                conninfo="",
+                host=dsn.host,
+                port=dsn.port,
+                dbname=dsn.dbname,
+                user=dsn.user,
+                label=f"{name} ({located.render_id})",
+            )
+        )
     return found
+
+
+def is_production(dsn: Dsn, production: list[Dsn]) -> bool:
+    """Whether ``dsn`` is one of the production databases (same host, port and name)."""
+    return any(dsn.same_database(prod) for prod in production)

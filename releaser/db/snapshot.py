@@ -17,11 +17,14 @@ import hashlib
 import io
 import re
 import secrets
+import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from releaser.db import facts as facts_mod
@@ -64,8 +67,21 @@ class SnapshotResult:
 
 
 def new_snapshot_id(name: str, when: datetime) -> str:
+    # 48 random bits: two snapshots of one database in the same second never share an id
+    # (with 16 bits they did, one dump overwriting the other); _free_id also checks.
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "db"
-    return f"{safe}-{when:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    return f"{safe}-{when:%Y%m%dT%H%M%SZ}-{secrets.token_hex(6)}"
+
+
+def _free_id(store: Store, name: str, when: datetime) -> str:
+    """A snapshot id with nothing stored under it yet."""
+    for _ in range(5):
+        snapshot_id = new_snapshot_id(name, when)
+        if not store.list(snapshot_id + "/"):
+            return snapshot_id
+    raise EnvironmentProblem(
+        "could not find a free snapshot id", "Check the store listing; then try again"
+    )
 
 
 class DumpReader(io.RawIOBase):
@@ -147,6 +163,24 @@ class DumpReader(io.RawIOBase):
         super().close()
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """A cancelled CI job sends SIGTERM: treat it like Ctrl-C so cleanup still runs."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (library use): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _open_snapshot_tx(dsn: Dsn) -> psycopg.Connection:
     from psycopg import IsolationLevel
 
@@ -178,16 +212,21 @@ def take_snapshot(
     """Dump ``dsn`` into ``store`` and write its manifest; raise on any failure, leaving no
     manifest (and, as far as the store allows, no object)."""
     reporter = reporter or Reporter()
-    conn = _open_snapshot_tx(dsn)
-    try:
-        server_num = conn.info.server_version
-        wanted = server_major(server_num)
-        # Checked before anything is exported or uploaded; an injected binary obeys the
-        # same rule as a found one.
-        pg_dump = choose("pg_dump", wanted, [pg_dump]) if pg_dump else find_tool("pg_dump", wanted)
-        return _dump(conn, dsn, store, name, render_id, jobs, reporter, pg_dump)
-    finally:
-        conn.close()
+    # SIGTERM (a cancelled CI job) unwinds like Ctrl-C: the upload is aborted and the
+    # partial dump removed, instead of a .partial and an empty folder left behind.
+    with sigterm_as_interrupt():
+        conn = _open_snapshot_tx(dsn)
+        try:
+            server_num = conn.info.server_version
+            wanted = server_major(server_num)
+            # Checked before anything is exported or uploaded; an injected binary obeys
+            # the same rule as a found one.
+            pg_dump = (
+                choose("pg_dump", wanted, [pg_dump]) if pg_dump else find_tool("pg_dump", wanted)
+            )
+            return _dump(conn, dsn, store, name, render_id, jobs, reporter, pg_dump)
+        finally:
+            conn.close()
 
 
 def _dump(
@@ -206,7 +245,9 @@ def _dump(
     reporter.event("snapshot-exported")
     base = facts_mod.database_facts(conn)
     relations = facts_mod.list_relations(conn)
-    snapshot_id = new_snapshot_id(name or base.database, taken_at)
+    lock_relations(conn, relations)
+    reporter.event("relations-locked")
+    snapshot_id = _free_id(store, name or base.database, taken_at)
     dump_key = f"{snapshot_id}/{DUMP_NAME}"
 
     command = [
@@ -298,6 +339,28 @@ def _dump(
         raise
     reporter.event("manifest-written")
     return SnapshotResult(manifest=manifest, store_url=store.url)
+
+
+def lock_relations(conn: psycopg.Connection, relations: list[TableFact]) -> None:
+    """ACCESS SHARE on every relation the manifest describes, held by the snapshot
+    transaction for the whole run. pg_dump's own locks end when it exits while the facts
+    scan may still be running: a TRUNCATE or ALTER TABLE in that gap would make the
+    manifest describe another database than the dump. (LOCK TABLE refuses matviews; a
+    SELECT takes the same lock until the transaction ends.)"""
+    from psycopg import sql
+
+    def name(r: TableFact) -> sql.Composable:
+        return sql.SQL("{}.{}").format(sql.Identifier(r.schema_name), sql.Identifier(r.name))
+
+    tables = [name(r) for r in relations if r.kind == "table"]
+    with conn.cursor() as cur:
+        if tables:
+            cur.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(sql.SQL(", ").join(tables))
+            )
+        # An unpopulated matview cannot be read at all (and holds no data to protect).
+        for matview in (r for r in relations if r.kind == "matview" and r.rows is not None):
+            cur.execute(sql.SQL("SELECT FROM {} LIMIT 0").format(name(matview)))
 
 
 def _facts_error(exc: BaseException, dsn: Dsn) -> ReleaserError:

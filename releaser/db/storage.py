@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote, urlparse
 
 from releaser.errors import EnvironmentProblem, NotFoundError, ReleaserError, UsageError
+from releaser.files import FILE_MODE, private_dir
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -99,6 +100,30 @@ def open_store(url: str, endpoint_url: str | None = None) -> Store:
 
 # -- file:// ------------------------------------------------------------------------------
 
+PARTIAL_SUFFIX = ".partial"
+
+
+def _open_new(path: Path, *, exclusive: bool) -> IO[bytes]:
+    """A new 0600 file, never opened through a symlink (O_NOFOLLOW). Read-only or full
+    disks are one clear error (exit 3)."""
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    flags |= os.O_EXCL if exclusive else os.O_TRUNC
+    try:
+        fd = os.open(path, flags, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    return os.fdopen(fd, "wb")
+
+
+def _write_error(path: Path, exc: OSError) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"cannot write {path}: {exc.strerror or exc}",
+        "Check that the store is writable and has free space",
+    )
+
 
 class FileStore:
     def __init__(self, url: str, root: Path) -> None:
@@ -106,51 +131,59 @@ class FileStore:
         self.root = root
 
     def _path(self, key: str) -> Path:
+        # Containment by resolved paths, not by string prefix: /store-evil starts with
+        # /store, and a symlink inside the store could point anywhere.
         path = (self.root / key).resolve()
-        if not str(path).startswith(str(self.root.resolve())):
+        if not path.is_relative_to(self.root.resolve()):
             raise UsageError(f"key {key!r} escapes the store", "Use a plain snapshot id")
         return path
 
     def _ensure_root(self) -> None:
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise EnvironmentProblem(
-                f"cannot create the store directory {self.root}: {exc.strerror}",
-                "Check the path and its permissions",
-            ) from None
+        private_dir(self.root)
+
+    def _parent_dir(self, path: Path) -> None:
+        private_dir(path.parent)
 
     def upload_stream(self, key: str, reader: ByteReader, expected_bytes: int) -> int:
         self._ensure_root()
         final = self._path(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        self._parent_dir(final)
         # Written under a temporary name and renamed on success: a failed dump never
-        # leaves a plausible-looking object behind.
-        partial = final.with_name(final.name + ".partial")
+        # leaves a plausible-looking object behind. A SIGKILLed one leaves the .partial,
+        # which list() shows (the snapshot is then INCOMPLETE) and prune removes.
+        partial = final.with_name(final.name + PARTIAL_SUFFIX)
         try:
-            with open(partial, "wb") as out:
+            with _open_new(partial, exclusive=False) as out:
                 shutil.copyfileobj(reader, out, MIB)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(partial, final)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()
+            self._tidy(partial.parent)
+            if isinstance(exc, OSError):  # full or read-only disk: exit 3, not "unexpected"
+                raise _write_error(final, exc) from None
             raise
         return MIB
 
     def create(self, key: str, data: bytes) -> None:
         self._ensure_root()
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._parent_dir(path)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            out = _open_new(path, exclusive=True)
         except FileExistsError:
             raise AlreadyExists(f"{self.url}/{key} already exists") from None
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            with out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise _write_error(path, exc) from None
 
     def read_bytes(self, key: str) -> bytes:
         try:
@@ -173,12 +206,17 @@ class FileStore:
             return []
         found = []
         for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.name.endswith(".partial"):
+            if path.is_symlink():
+                continue
+            # An empty folder (a dump killed before it wrote a byte) is listed as "<dir>/",
+            # like an S3 folder marker: an incomplete snapshot that prune can remove.
+            empty_dir = path.is_dir() and not any(path.iterdir())
+            if path.is_file() or empty_dir:
                 stat = path.stat()
                 found.append(
                     StoredObject(
-                        key=str(path.relative_to(self.root)),
-                        size=stat.st_size,
+                        key=str(path.relative_to(self.root)) + ("/" if empty_dir else ""),
+                        size=0 if empty_dir else stat.st_size,
                         modified=datetime.fromtimestamp(stat.st_mtime, UTC),
                     )
                 )
@@ -186,13 +224,20 @@ class FileStore:
 
     def delete(self, key: str) -> None:
         path = self._path(key)
+        if path.is_dir():  # an empty folder listed as "<dir>/"
+            self._tidy(path)
+            return
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        # Tidy the now-empty snapshot directory; the store root stays.
-        parent = path.parent
-        while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
+        self._tidy(path.parent)
+
+    def _tidy(self, parent: Path) -> None:
+        # Remove now-empty snapshot directories; the store root stays.
+        root = self.root.resolve()
+        with contextlib.suppress(OSError):
+            while parent != root and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
 
     def lock_reason(self, key: str) -> str | None:
         return None

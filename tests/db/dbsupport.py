@@ -73,6 +73,66 @@ CREATE MATERIALIZED VIEW sales.not_populated AS SELECT 1 AS one WITH NO DATA;
 SELECT lo_from_bytea(0, convert_to('a large object', 'UTF8'));
 '''
 
+# Every legal shape issue 14 names, on top of SCHEMA_SQL, in a SQL_ASCII database whose own
+# settings (idle_in_transaction_session_timeout, a comment) a restore must bring back.
+SHAPES_SQL = """
+CREATE DOMAIN public.positive AS integer CHECK (VALUE > 0);
+CREATE TYPE public.money_pair AS (amount numeric, currency text);
+CREATE TABLE public.letters (t integer, doc json, p public.positive, pair public.money_pair,
+                             x xml);
+INSERT INTO public.letters
+SELECT i, json_build_object('i', i, 'w', repeat('w', i % 5)), i,
+       ROW(i * 1.5, 'EUR')::public.money_pair, ('<a>' || i || '</a>')::xml
+FROM generate_series(1, 300) AS i;
+CREATE TABLE public.nothing ();
+INSERT INTO public.nothing SELECT FROM generate_series(1, 7);
+CREATE TABLE public."Price (EUR)" (id int, "net (EUR)" numeric);
+INSERT INTO public."Price (EUR)" SELECT i, i * 2 FROM generate_series(1, 40) AS i;
+CREATE TABLE public.animals (id int, name text);
+CREATE TABLE public.dogs (good boolean) INHERITS (public.animals);
+INSERT INTO public.animals VALUES (1, 'generic'), (2, 'other');
+INSERT INTO public.dogs SELECT i, 'dog ' || i, true FROM generate_series(3, 60) AS i;
+CREATE MATERIALIZED VIEW public.mv_stale AS SELECT id FROM public.animals;
+INSERT INTO public.animals VALUES (100, 'after the refresh');
+CREATE MATERIALIZED VIEW public.mv_now AS SELECT now() AS at, g FROM generate_series(1, 3) g;
+CREATE MATERIALIZED VIEW public.mv_random AS
+    SELECT g FROM generate_series(1, 100) g WHERE random() < 0.5;
+CREATE SEQUENCE public.countdown INCREMENT -1 MINVALUE -1000 MAXVALUE -1 START -1;
+SELECT nextval('public.countdown') FROM generate_series(1, 10);
+CREATE SEQUENCE public.wheel MINVALUE 1 MAXVALUE 5 CYCLE;
+SELECT nextval('public.wheel') FROM generate_series(1, 4);
+"""
+
+
+def create_shapes_database(name: str, encoding: str = "SQL_ASCII") -> None:
+    """SCHEMA_SQL + SHAPES_SQL in a (by default SQL_ASCII) database with database-level
+    settings."""
+    with admin() as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING {} LOCALE 'C'").format(
+                sql.Identifier(name), sql.Literal(encoding)
+            )
+        )
+    try:
+        _fill_shapes(name)
+    except BaseException:
+        drop(name)  # a half-built database must not outlive the test
+        raise
+
+
+def _fill_shapes(name: str) -> None:
+    with psycopg.connect(dsn_for(name), autocommit=True, client_encoding="UTF8") as conn:
+        conn.execute(SCHEMA_SQL)
+        conn.execute(SHAPES_SQL)
+        ident = sql.Identifier(name)
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET idle_in_transaction_session_timeout = '1s'").format(
+                ident
+            )
+        )
+        conn.execute(sql.SQL("ALTER DATABASE {} SET work_mem = '5MB'").format(ident))
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS 'the shop''s data'").format(ident))
+
 
 def admin() -> psycopg.Connection:
     return psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=3)

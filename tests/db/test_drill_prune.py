@@ -112,6 +112,24 @@ def _snapshots(dsn: str, store_url: str, count: int) -> list[str]:
     return ids[::-1]  # newest first
 
 
+def _passed_evidence(store: Any, snapshot_id: str, when: str = "2024-01-01T00:00:00Z") -> str:
+    """Evidence as a passing drill writes it (the content is what counts, not the name)."""
+    from releaser.db.catalog import load_manifest
+    from releaser.db.evidence import DrillEvidence, write_evidence
+
+    manifest = load_manifest(store, snapshot_id)
+    evidence = DrillEvidence.model_validate(
+        {
+            "snapshot_id": snapshot_id,
+            "database": manifest.database,
+            "taken_at": manifest.taken_at,
+            "drilled_at": when,
+            "passed": True,
+        }
+    )
+    return str(write_evidence(store, evidence))
+
+
 @pytest.fixture(scope="module")
 def tiny_db(pg_admin: str) -> Any:
     from dbsupport import create_database, drop, unique_name
@@ -129,7 +147,7 @@ def test_prune_keeps_newest_and_newest_verified(
     --dry-run deletes nothing; an incomplete day-old snapshot goes too."""
     newest, middle, oldest = _snapshots(url_for(tiny_db), file_store, 3)
     store = open_store(file_store)
-    store.create(f"{oldest}/drills/20240101T000000.000000Z-passed.json", b"{}")
+    _passed_evidence(store, oldest)
     root = Path(file_store.removeprefix("file://"))
     stale = root / "app-20200101T000000Z-dead" / "dump.pgcustom"
     stale.parent.mkdir()
@@ -148,7 +166,7 @@ def test_prune_keeps_newest_and_newest_verified(
     }
     assert len(list_snapshots(store)) == 4
 
-    real = run_cli("db", "prune", "--to", file_store, "--keep", "1")
+    real = run_cli("db", "prune", "--to", file_store, "--keep", "1", "--yes")
     assert real.exit_code == 0, real.stderr
     assert {e.snapshot_id for e in list_snapshots(store)} == {newest, oldest}
     assert not (root / middle).exists()

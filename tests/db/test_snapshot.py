@@ -175,7 +175,7 @@ def test_pg_dump_older_than_server_fails_before_upload(
         f'case "$1" in --version) echo "pg_dump (PostgreSQL) 9.6.24";; *) touch {marker};; esac',
     )
     monkeypatch.setenv("RELEASER_PG_BINDIR", str(bindir))
-    result = run_cli("db", "snapshot", url_for(source_db), "--to", s3_store)
+    result = run_cli("db", "snapshot", dsn_for(source_db), "--to", s3_store)
     assert result.exit_code == 3
     assert result.stderr.startswith("Error: pg_dump ")
     assert "9.6.24" in result.stderr

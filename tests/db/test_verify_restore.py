@@ -199,7 +199,8 @@ def test_restore_create_checks_every_fact(
     assert names["rows public.customers"] == {
         "name": "rows public.customers", "expected": "2000", "actual": "2000", "ok": True
     }  # fmt: skip
-    assert names["fingerprint sales.totals"]["ok"]
+    assert names["matview sales.totals"]["ok"] and names["rows sales.totals"]["ok"]
+    assert "fingerprint sales.totals" not in names  # refreshed on restore, not copied
     assert names["sequence sales.invoice_no"]["expected"] == ">= 1004"
     assert names["large objects"]["actual"] == "1"
     assert names["extension hstore"]["ok"]
@@ -257,7 +258,7 @@ def test_restore_refuses_non_empty_or_missing_target(
     # a non-empty database that is not the source: restore into it once, then again
     target = db_names("releaser_ne")
     first = run_cli(
-        "db", "restore", snap, "--to", s3_store, "--target", url_for(target), "--create"
+        "db", "restore", snap, "--to", s3_store, "--target", url_for(target), "--create", "--yes"
     )
     assert first.exit_code == 0, first.stderr
     second = run_cli("db", "restore", snap, "--to", s3_store, "--target", url_for(target))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def _snapshot(store_dir: Path, snapshot_id: str, taken_at: datetime, drilled: bo
     store.create(f"{snapshot_id}/manifest.json", manifest.model_dump_json().encode())
     if drilled:
         stamp = (taken_at + timedelta(minutes=30)).strftime("%Y%m%dT%H%M%S.%fZ")
-        store.create(f"{snapshot_id}/drills/{stamp}-passed.json", b"{}")
+        # The content counts, not the name: an empty "{}" proves nothing (issue 11 #12).
+        evidence = {"snapshot_id": snapshot_id, "passed": True}
+        store.create(f"{snapshot_id}/drills/{stamp}-passed.json", json.dumps(evidence).encode())
 
 
 def _config(store_dir: Path, production: bool = False) -> Config:
