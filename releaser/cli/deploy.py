@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from releaser.cli.common import output_option, render_client
+from releaser.cli.common import check_commit, check_image, output_option, render_client
 
 if TYPE_CHECKING:
     from releaser.release.deploy import DeployOptions
@@ -39,7 +40,6 @@ def _deploy_options(func: Any) -> Any:
         click.option(
             "--report",
             "report_path",
-            type=click.Path(dir_okay=False, writable=True),
             default=None,
             help="Also write an incident-ready markdown summary to this file.",
         ),
@@ -62,7 +62,7 @@ def _watch_options(
     clear_cache: bool = False,
 ) -> DeployOptions:
     """DeployOptions from the flags deploy and promote share (and deploy's own)."""
-    from releaser.durations import parse_duration
+    from releaser.durations import parse_bounded
     from releaser.release.deploy import DeployOptions
 
     return DeployOptions(
@@ -70,8 +70,9 @@ def _watch_options(
         image=image,
         deploy_only=deploy_only,
         clear_cache=clear_cache,
-        timeout=parse_duration(timeout, "--timeout"),
-        soak=parse_duration(soak, "--soak"),
+        # Refused before any write: `--timeout 0` once created a deploy and canceled it.
+        timeout=parse_bounded(timeout, "--timeout", 10.0, 24 * 3600.0),
+        soak=parse_bounded(soak, "--soak", 1.0, 6 * 3600.0),
         rollback=not no_rollback,
         skip_checks=skip_checks,
     )
@@ -96,14 +97,12 @@ def _confirm(question: str, yes: bool) -> None:
 
 def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -> None:
     """Print the report, write the markdown, and exit with the report's code."""
-    from pathlib import Path
-
     from releaser.errors import NegativeVerdict, UnsafeState
     from releaser.output import print_json
     from releaser.release.report import render_markdown, render_text
 
     if report_path:
-        Path(report_path).write_text(render_markdown(report), encoding="utf-8")
+        _write_report(Path(report_path), render_markdown(report))
     if output == "json":
         print_json(report.model_dump(mode="json"))
     else:
@@ -119,6 +118,18 @@ def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -
         raise NegativeVerdict(report.summary, advice)
 
 
+def _write_report(path: Path, markdown: str) -> None:
+    """Write the markdown report; whatever happens to the file, the verdict stands."""
+    from releaser.files import write_private
+    from releaser.output import say
+
+    try:
+        write_private(path, markdown)
+    except OSError as exc:
+        # The deploy happened: its outcome and exit code matter more than the file.
+        say(f"Warning: could not write the report to {path} ({exc.strerror}); see below.")
+
+
 def _run_deploy(
     service: str,
     options: DeployOptions,
@@ -130,10 +141,13 @@ def _run_deploy(
     promote_from: str | None = None,
 ) -> None:
     from releaser.config import load_config
+    from releaser.files import check_writable_file
     from releaser.output import say
     from releaser.release.deploy import execute_deploy, plan_deploy, plan_report
     from releaser.release.watch import ServerClock
 
+    if report_path is not None:
+        check_writable_file(Path(report_path), "--report")
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
@@ -158,8 +172,15 @@ def _run_deploy(
 
 @click.command()
 @click.argument("service")
-@click.option("--commit", default=None, help="Deploy this commit (default: the branch head).")
-@click.option("--image", default=None, help="Deploy this image (image-backed services).")
+@click.option(
+    "--commit",
+    default=None,
+    callback=check_commit,
+    help="Deploy this commit (default: the branch head).",
+)
+@click.option(
+    "--image", default=None, callback=check_image, help="Deploy this image (image-backed services)."
+)
 @click.option("--deploy-only", is_flag=True, help="Redeploy the last build, without building.")
 @click.option("--clear-cache", is_flag=True, help="Clear the build cache first.")
 @_deploy_options

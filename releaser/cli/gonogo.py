@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from releaser.cli.common import output_option, render_client
+from releaser.cli.common import check_commit, check_image, output_option, render_client
 
 if TYPE_CHECKING:
     from releaser.release.gonogo import GoNoGoReport
@@ -15,8 +15,18 @@ if TYPE_CHECKING:
 
 @click.command("go-no-go")
 @click.argument("service")
-@click.option("--commit", metavar="SHA", help="The commit about to be released (repo services).")
-@click.option("--image", metavar="REF", help="The image about to be released (image services).")
+@click.option(
+    "--commit",
+    metavar="SHA",
+    callback=check_commit,
+    help="The commit about to be released (repo services).",
+)
+@click.option(
+    "--image",
+    metavar="REF",
+    callback=check_image,
+    help="The image about to be released (image services).",
+)
 @click.option(
     "--env-file",
     type=click.Path(path_type=Path, dir_okay=False),
