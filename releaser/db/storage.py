@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,12 +78,22 @@ class Store(Protocol):
         """Why ``key`` cannot be deleted (retention, legal hold), or None."""
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IPV4 = re.compile(r"\d+\.\d+\.\d+\.\d+")
+
+
 def open_store(url: str, endpoint_url: str | None = None) -> Store:
     """A store from its URL; anything else is bad input (exit 2)."""
     parsed = urlparse(url)
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise UsageError(f"store {url!r} has no bucket", "Use s3://bucket/prefix")
+        if not _BUCKET.fullmatch(parsed.netloc) or _IPV4.fullmatch(parsed.netloc):
+            # Checked here: boto3 would fail later with "S3 unreachable" and a long regex.
+            raise UsageError(
+                f"store {url!r}: {parsed.netloc!r} is not a valid bucket name",
+                "S3 bucket names are 3-63 lowercase letters, digits, dots and hyphens",
+            )
         return S3Store(url, parsed.netloc, parsed.path.strip("/"), endpoint_url)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
@@ -168,6 +179,12 @@ class FileStore:
                 yield chunk
 
     def list(self, prefix: str = "") -> list[StoredObject]:
+        if not self.root.is_dir():
+            # Not "no snapshots": a mistyped --to must not look like an empty store.
+            raise NotFoundError(
+                f"store {self.url} does not exist (no folder {self.root})",
+                "Check the store URL (--to or releaser.toml); 'releaser db snapshot' creates it",
+            )
         base = self.root / prefix if prefix else self.root
         if not base.exists():
             return []

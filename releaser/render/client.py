@@ -7,6 +7,7 @@ may not have happened raises WriteOutcomeUnknown so the caller can look before t
 
 from __future__ import annotations
 
+import difflib
 import os
 import random
 import re
@@ -119,6 +120,7 @@ class RenderClient:
         self.owner_id = owner_id
         self.retry = retry or RetryPolicy()
         self.request_count = 0
+        self._diagnosed = False
         self._clock_offset = 0.0
         self._sleep = sleep
         self._http = httpx.Client(
@@ -238,7 +240,7 @@ class RenderClient:
 
     def _client_error(
         self, response: httpx.Response, method: str, path: str, what: str
-    ) -> ApiError | NotFoundError:
+    ) -> ApiError | NotFoundError | UsageError:
         status = response.status_code
         detail = _error_message(response)
         answer = f"{status}: {detail}" if detail else str(status)
@@ -249,6 +251,9 @@ class RenderClient:
                 status=status,
             )
         if status == 404:
+            misconfigured = self._diagnose_not_found(path)
+            if misconfigured is not None:
+                return misconfigured
             return NotFoundError(
                 f"{what} not found ({method} {path})",
                 "Check the id or name; 'releaser services' lists what this key can see",
@@ -259,6 +264,40 @@ class RenderClient:
             status=status,
         )
 
+    def _diagnose_not_found(self, path: str) -> UsageError | None:
+        """After a 404: is the thing missing, or are RENDER_API_URL / RENDER_OWNER_ID wrong?
+
+        Any valid key can list its workspaces on the real API, so when GET /owners fails too
+        the server is not the Render API (a URL without /v1, another service). Once only.
+        """
+        if path == "/owners" or self._diagnosed:
+            return None
+        self._diagnosed = True
+        try:
+            response = self._http.get("/owners", params={"limit": PAGE_LIMIT})
+            owners = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            owners = None
+        if not isinstance(owners, list):
+            hint = (
+                "Render's API is at https://api.render.com/v1: the URL must end in /v1"
+                if not self.base_url.endswith("/v1")
+                else f"Set it to {DEFAULT_API_URL}, or to what 'releaser sim serve' prints"
+            )
+            return UsageError(
+                f"RENDER_API_URL {self.base_url} does not answer like the Render API "
+                f"(404 on {path}, and GET /owners failed)",
+                hint,
+            )
+        ids = [o.get("owner", o).get("id") for o in owners if isinstance(o, dict)]
+        if self.owner_id and self.owner_id not in ids:
+            return UsageError(
+                f"RENDER_OWNER_ID {self.owner_id} is not a workspace this API key can see "
+                f"(it sees {', '.join(str(i) for i in ids) or 'none'})",
+                "Fix RENDER_OWNER_ID, or unset it to use the service's own workspace",
+            )
+        return None
+
     def _get_json(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Any:
         response = self.request("GET", path, params=params, what=what or path)
         try:
@@ -266,7 +305,8 @@ class RenderClient:
         except ValueError:
             raise ApiError(
                 f"Render answered GET {path} with something that is not JSON",
-                "Check RENDER_API_URL points at the Render API",
+                f"Check RENDER_API_URL ({self.base_url}) points at the Render API, "
+                f"e.g. {DEFAULT_API_URL}",
             ) from None
 
     def _model(self, cls: type[M], data: Any, where: str) -> M:
@@ -323,9 +363,15 @@ class RenderClient:
             return self.get_service(name_or_id)
         matches = [s for s in self.list_services(name=name_or_id) if s.name == name_or_id]
         if not matches:
+            # One more read, on the error path only, for a "did you mean".
+            names = sorted({s.name for s in self.list_services() if s.name})
+            close = difflib.get_close_matches(name_or_id, names, n=3, cutoff=0.6)
             raise NotFoundError(
                 f"no service named {name_or_id!r}",
-                "Run 'releaser services' to list names and ids",
+                f"Did you mean {' or '.join(repr(c) for c in close)}? "
+                "'releaser services' lists names and ids"
+                if close
+                else "Run 'releaser services' to list names and ids",
             )
         if len(matches) > 1:
             ids = ", ".join(s.id for s in matches)
@@ -342,6 +388,12 @@ class RenderClient:
         return self._model(Service, response.json(), "PATCH /services/{id}")
 
     def owner_id_for(self, service: Service) -> str:
+        if self.owner_id and service.owner_id and self.owner_id != service.owner_id:
+            raise UsageError(
+                f"RENDER_OWNER_ID {self.owner_id} is not the workspace of {service.label} "
+                f"({service.owner_id})",
+                "Fix RENDER_OWNER_ID, or unset it to use the service's own workspace",
+            )
         owner = self.owner_id or service.owner_id
         if not owner:
             raise UsageError(
