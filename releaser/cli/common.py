@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import click.shell_completion
 
 if TYPE_CHECKING:
     from releaser.render.client import RenderClient
@@ -22,11 +23,33 @@ output_option = click.option(
 )
 
 
+def complete_service(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    """Shell completion of SERVICE: the names (and ids) the API key can see.
+
+    Completion must be quick and silent: one attempt, a short timeout, nothing on failure.
+    """
+    from click.shell_completion import CompletionItem
+
+    from releaser.errors import ReleaserError
+    from releaser.render.client import RenderClient, RetryPolicy
+
+    try:
+        with RenderClient.from_env(timeout=3.0, retry=RetryPolicy(attempts=1)) as client:
+            found = client.list_services()
+    except (ReleaserError, OSError):
+        return []
+    words = sorted({s.name for s in found if s.name} | {s.id for s in found})
+    return [CompletionItem(w) for w in words if w.startswith(incomplete)]
+
+
 def render_client() -> RenderClient:
     """The Render client from RENDER_API_KEY / RENDER_API_URL (imported lazily)."""
+    from releaser.output import say
     from releaser.render.client import RenderClient
 
-    return RenderClient.from_env()
+    return RenderClient.from_env(on_retry=say)
 
 
 _SHA_CHARS = frozenset("0123456789abcdefABCDEF")

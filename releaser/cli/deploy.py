@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from releaser.cli.common import check_commit, check_image, output_option, render_client
+from releaser.cli.common import (
+    check_commit,
+    check_image,
+    complete_service,
+    output_option,
+    render_client,
+)
 
 if TYPE_CHECKING:
     from releaser.release.deploy import DeployOptions
@@ -106,7 +112,9 @@ def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -
     if output == "json":
         print_json(report.model_dump(mode="json"))
     else:
-        click.echo(render_text(report))
+        head, _, rest = render_text(report).partition("\n")
+        colour = "green" if report.exit_code == 0 else "red"  # terminal only (click strips it)
+        click.echo(click.style(head, fg=colour, bold=True) + ("\n" + rest if rest else ""))
     if report.exit_code == 4:
         raise UnsafeState(
             report.summary, f"A human is needed: {report.undo_command or 'check releaser status'}"
@@ -171,7 +179,7 @@ def _run_deploy(
 
 
 @click.command()
-@click.argument("service")
+@click.argument("service", shell_complete=complete_service)
 @click.option(
     "--commit",
     default=None,
@@ -230,8 +238,20 @@ def deploy(
 
 
 @click.command()
-@click.option("--from", "from_service", required=True, help="The staging service (verified).")
-@click.option("--to", "to_service", required=True, help="The production service.")
+@click.option(
+    "--from",
+    "from_service",
+    required=True,
+    shell_complete=complete_service,
+    help="The staging service (verified).",
+)
+@click.option(
+    "--to",
+    "to_service",
+    required=True,
+    shell_complete=complete_service,
+    help="The production service.",
+)
 @_deploy_options
 def promote(
     from_service: str,
@@ -280,7 +300,7 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
 
 
 @click.command()
-@click.argument("service")
+@click.argument("service", shell_complete=complete_service)
 @click.option(
     "--to",
     "to",

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from releaser.cli.common import output_option, render_client
+from releaser.cli.common import complete_service, output_option, render_client
 
 if TYPE_CHECKING:
     from releaser.render.models import LogEntry
 
 
 @click.command()
-@click.argument("service")
+@click.argument("service", shell_complete=complete_service)
 @click.option(
     "--since",
     default=None,

@@ -115,8 +115,10 @@ class RenderClient:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.on_retry = on_retry  # told before a long wait, or after a slow answer
         self.owner_id = owner_id
         self.retry = retry or RetryPolicy()
         self.request_count = 0
@@ -232,7 +234,15 @@ class RenderClient:
                 else:
                     raise self._client_error(response, method, path, what)
             if attempt + 1 < self.retry.attempts:
-                self._sleep(min(wait, self.retry.max_wait))
+                wait = min(wait, self.retry.max_wait)
+                # Never 78 silent seconds: say so when Render asks us to wait or was slow
+                # (short jittered backoffs stay quiet; errors are one line).
+                if self.on_retry is not None and (wait >= 5.0 or "Timeout" in last_problem):
+                    self.on_retry(
+                        f"{last_problem}; retrying in {wait:.0f}s "
+                        f"(attempt {attempt + 2} of {self.retry.attempts})"
+                    )
+                self._sleep(wait)
         raise ApiError(
             f"{last_problem}; gave up after {self.retry.attempts} attempts",
             "Check RENDER_API_URL, your network and https://status.render.com, then retry",
