@@ -379,7 +379,12 @@ def _read_one(name_or_path: str, relative_to: Path | None) -> _Source:
         candidate = relative_to / candidate
     if candidate.is_file():
         path, label = str(candidate), candidate.stem
-        text = candidate.read_text(encoding="utf-8")
+        try:
+            text = candidate.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):  # unreadable or binary: input, not a bug
+            raise ConfigError(
+                f"scenario file {path} is not readable UTF-8 text", SCENARIO_ADVICE
+            ) from None
     elif "/" in name_or_path or name_or_path.endswith(".toml"):
         raise ConfigError(f"scenario file {name_or_path} not found", "Check the path")
     else:
