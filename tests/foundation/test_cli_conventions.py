@@ -37,11 +37,26 @@ def sim_env(server: SimServer, **extra: str) -> dict[str, str]:
     return env
 
 
+Spawn = Callable[..., subprocess.Popen[str]]
+
+
 @pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    """Subprocesses started by a test; none outlives it, whatever it asserts."""
+def spawn() -> Iterator[Spawn]:
+    """`releaser ARGS` in a subprocess against a simulator; none outlives the test."""
     started: list[subprocess.Popen[str]] = []
-    yield started
+
+    def start(server: SimServer, *args: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [*RELEASER, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=sim_env(server),
+        )
+        started.append(proc)
+        return proc
+
+    yield start
     for proc in started:
         if proc.poll() is None:
             proc.kill()
@@ -52,17 +67,10 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
     "args", [("history", "web", "--limit", "50"), ("logs", "web", "--since", "30d")]
 )
 def test_a_reader_that_goes_away_is_a_quiet_exit_0(
-    sim: SimServer, args: tuple[str, ...], procs: list[subprocess.Popen[str]]
+    sim: SimServer, args: tuple[str, ...], spawn: Spawn
 ) -> None:
     """`releaser history web | head -1`: the closed pipe ends the run quietly with exit 0."""
-    proc = subprocess.Popen(
-        [*RELEASER, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=sim_env(sim),
-    )
-    procs.append(proc)
+    proc = spawn(sim, *args)
     assert proc.stdout is not None
     proc.stdout.close()  # the reader is gone before the first byte is written
     assert proc.stderr is not None
@@ -151,19 +159,12 @@ def test_nul_in_an_env_file_is_not_safe_to_source(
 
 
 def test_logs_follow_prints_history_then_new_lines_once_through_a_lost_connection(
-    sim_factory: Callable[..., SimServer], procs: list[subprocess.Popen[str]]
+    sim_factory: Callable[..., SimServer], spawn: Spawn
 ) -> None:
     """--follow: the history first, then new lines as they come; a dropped log stream is said
     and retried; no line twice; Ctrl-C ends it with exit 0."""
     server = sim_factory("demo", time_scale=20)
-    proc = subprocess.Popen(
-        [*RELEASER, "logs", "web", "--follow", "--since", "30d", "--tail", "5", "-o", "json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=sim_env(server),
-    )
-    procs.append(proc)
+    proc = spawn(server, "logs", "web", "--follow", "--since", "30d", "--tail", "5", "-o", "json")
     assert proc.stdout is not None
     history = [json.loads(proc.stdout.readline()) for _ in range(5)]
     server.add_fault(method="GET", path="/logs", drop=True, count=6)  # beyond the 5 retries
