@@ -73,7 +73,7 @@ def go_no_go(
     if output == "json":
         print_json(report.model_dump(mode="json"))
     else:
-        click.echo(render_report(report))
+        click.echo(render_report(report, config.path))
     if report.verdict == "NO-GO":
         failed = [c.name for c in report.checks if c.status == "FAIL"]
         raise NegativeVerdict(
@@ -87,9 +87,11 @@ def go_no_go(
 STATUS_COLOURS = {"PASS": "green", "WARN": "yellow", "FAIL": "red"}
 
 
-def render_report(report: GoNoGoReport) -> str:
+def render_report(report: GoNoGoReport, config_path: Path | None = None) -> str:
     name = report.service_name or report.service_id
-    lines = [f"go-no-go for {name} ({report.service_id})", ""]
+    # Which rules applied: the same checks say GO without a config and NO-GO with one.
+    rules = f"rules from {config_path}" if config_path else "default rules (no releaser.toml)"
+    lines = [f"go-no-go for {name} ({report.service_id}), {rules}", ""]
     width = max(len(c.name) for c in report.checks)
     for check in report.checks:
         status = click.style(f"{check.status:<4}", fg=STATUS_COLOURS.get(check.status))

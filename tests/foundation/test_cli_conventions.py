@@ -119,6 +119,9 @@ def test_go_no_go_from_a_subfolder_uses_the_projects_releaser_toml(
     assert result.exit_code == 1, result.stderr
     assert "NOT_ON_RENDER" in result.stdout
     assert "releaser: using config ../../releaser.toml" in result.stderr
+    assert result.stdout.startswith(
+        "go-no-go for web (srv-hjtl316kyssqmyi4ywa3), rules from ../../"
+    )
     (tmp_path / "lenient.toml").write_text("[services.web]\nrequired = []\n")
     chosen = run_cli("--config", str(tmp_path / "lenient.toml"), "go-no-go", "web")
     assert chosen.exit_code == 0, chosen.stdout
@@ -132,7 +135,9 @@ def test_outside_a_repository_a_parent_folders_config_is_not_used(
     (tmp_path / "releaser.toml").write_text('[services.web]\nrequired = ["NOT_ON_RENDER"]\n')
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "sub")
-    assert run_cli("go-no-go", "web").exit_code == 0
+    result = run_cli("go-no-go", "web")
+    assert result.exit_code == 0
+    assert "default rules (no releaser.toml)" in result.stdout.splitlines()[0]
 
 
 def test_since_accepts_an_rfc3339_time(sim: SimServer, run_cli: Run) -> None:
