@@ -9,10 +9,12 @@ from pathlib import Path
 from releaser.errors import UsageError
 
 
-def check_writable_file(path: Path, flag: str) -> None:
-    """Refuse, before anything else happens, a path we could not write later.
+def check_writable_file(path: Path, flag: str, ours: bytes) -> None:
+    """Refuse, before anything else happens, a path we could not (or must not) write later.
 
-    A deploy that ran and then failed to write its report once lost its outcome.
+    A deploy that ran and then failed to write its report once lost its outcome. An existing
+    file is replaced only when it is empty or one of ours (starts with ``ours``): a mistyped
+    `--report ../../etc/passwd`, run as root, must not replace a system file.
     """
     try:
         info = path.lstat()
@@ -30,6 +32,16 @@ def check_writable_file(path: Path, flag: str) -> None:
             raise UsageError(f"{flag} {path} is not a regular file", "Name a file")
         if not os.access(path, os.W_OK):
             raise UsageError(f"{flag} {path} is not writable", "Pick another path")
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(len(ours))
+        except OSError as exc:
+            raise UsageError(f"{flag} {path}: {exc.strerror}", "Pick another path") from None
+        if head and head != ours:
+            raise UsageError(
+                f"{flag} {path} exists and was not written by releaser",
+                "Pick a new path, or remove the file if it may go",
+            )
         return
     folder = path.parent
     if not folder.is_dir():

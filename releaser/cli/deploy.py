@@ -152,10 +152,11 @@ def _run_deploy(
     from releaser.files import check_writable_file
     from releaser.output import say
     from releaser.release.deploy import execute_deploy, plan_deploy, plan_report
+    from releaser.release.report import REPORT_HEAD
     from releaser.release.watch import ServerClock
 
     if report_path is not None:
-        check_writable_file(Path(report_path), "--report")
+        check_writable_file(Path(report_path), "--report", REPORT_HEAD)
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)

@@ -108,7 +108,7 @@ def serve(
                 f"--postgres: {problem.message}", "Use a Postgres name or id from the scenario"
             ) from None
     if env_file is not None:
-        check_writable_file(env_file, "--env-file")
+        check_writable_file(env_file, "--env-file", b"export RENDER_API_URL=")
     # Ctrl-C or TERM from the moment we print anything ends in a clean exit 0: the handler
     # and the try come first (a Ctrl-C between printing and serving once exited 130).
     previous = signal.signal(signal.SIGTERM, _interrupt)

@@ -94,6 +94,18 @@ def _parse_retry_after(response: httpx.Response, now: float) -> float | None:
     return None
 
 
+def _is_http_url(url: str) -> bool:
+    """A URL httpx can use: scheme, a valid host, a port in range, no spaces or odd bytes."""
+    if not re.match(r"^https?://[^\s/]+", url) or any(c.isspace() for c in url):
+        return False
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        return False
+    return bool(parsed.host) and (port is None or 0 < port < 65536)
+
+
 def _error_message(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -146,7 +158,7 @@ class RenderClient:
                 "export RENDER_API_KEY=..., or run 'releaser sim serve' and export what it prints",
             )
         url = os.environ.get("RENDER_API_URL", "").strip() or DEFAULT_API_URL
-        if not re.match(r"^https?://[^\s/]+", url):
+        if not _is_http_url(url):
             raise UsageError(
                 f"RENDER_API_URL {url!r} is not an http(s) URL",
                 f"Set it to a URL like {DEFAULT_API_URL}, or unset it",
@@ -202,6 +214,12 @@ class RenderClient:
             self.request_count += 1
             try:
                 response = self._http.request(method, path, params=clean, json=json)
+            except httpx.InvalidURL:
+                # A name or id typed by the user with characters no URL can carry.
+                raise UsageError(
+                    f"{what} cannot be asked for: it contains characters a URL cannot carry",
+                    "Check the name or id ('releaser services', 'releaser history SERVICE')",
+                ) from None
             except httpx.ConnectError as exc:
                 # Nothing reached the server, so even a write is safe to try again.
                 last_problem = f"cannot connect to {self.base_url} ({exc.__class__.__name__})"

@@ -102,6 +102,20 @@ CASES = [
         files={"dir/keep": b""},
     ),
     Case("report empty", ("deploy", "web", "--report", "", *SKIP), 2, "--report"),
+    Case(
+        "report over a file not ours",
+        ("deploy", "web", "--dry-run", "--report", "passwd"),
+        2,
+        "--report passwd exists and was not written by releaser",
+        files={"passwd": b"root:x:0:0:root:/root:/bin/bash\n"},
+    ),
+    Case(
+        "env-file over a file not ours",
+        ("sim", "serve", "--env-file", "notes.txt"),
+        2,
+        "--env-file notes.txt exists and was not written by releaser",
+        files={"notes.txt": b"my notes\n"},
+    ),
     # Confirmation without a terminal.
     Case("deploy no tty", ("deploy", "web"), 2, "no terminal to confirm on"),
     Case("rollback no tty", ("rollback", "web", "--to", "previous"), 2, "no terminal"),
@@ -183,6 +197,28 @@ CASES = [
     Case("url not a url", ("services",), 2, "is not an http(s) URL", env={"RENDER_API_URL": "x"}),
     Case("url nowhere", ("services",), 3, "cannot connect to", env={"RENDER_API_URL": "{dead}"}),
     Case(
+        "url bad port",
+        ("services",),
+        2,
+        "'http://127.0.0.1:abc/v1' is not an http(s) URL",
+        env={"RENDER_API_URL": "http://127.0.0.1:abc/v1"},
+    ),
+    Case(
+        "url with a space",
+        ("services",),
+        2,
+        "is not an http(s) URL",
+        env={"RENDER_API_URL": "http://exa mple.com/v1"},
+    ),
+    Case(
+        "url not utf-8",
+        ("services",),
+        2,
+        "is not an http(s) URL",
+        env={"RENDER_API_URL": "http://h\udcff/v1"},
+    ),
+    Case("control char in id", ("logs", "web", "--deploy", "dep-\x7f"), 2, "cannot be asked for"),
+    Case(
         "url without /v1",
         ("status", "web"),
         2,
@@ -260,7 +296,7 @@ def tree(root: Path) -> dict[str, str]:
 
 def test_the_table_covers_every_kind_of_bad_input() -> None:
     """The table is large and its ids are unique (the closing note reports the count)."""
-    assert len({c.id for c in CASES}) == len(CASES) >= 70
+    assert len({c.id for c in CASES}) == len(CASES) >= 80
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

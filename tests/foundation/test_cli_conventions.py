@@ -265,6 +265,8 @@ def test_report_is_private_and_replaces_a_planted_symlink_never_follows_it(
     dry = run_cli("deploy", "web", "--dry-run", "--report", "plan.md")
     assert dry.exit_code == 0, dry.stderr
     assert (tmp_path / "plan.md").stat().st_mode & 0o777 == 0o600
+    again = run_cli("deploy", "web", "--dry-run", "--report", "plan.md")  # ours: replaced
+    assert again.exit_code == 0, again.stderr
 
 
 def test_shell_completion_offers_commands_and_service_names(sim: SimServer) -> None:
