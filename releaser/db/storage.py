@@ -9,6 +9,7 @@ an object is under a retention lock.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import re
@@ -163,29 +164,30 @@ class FileStore:
             out.flush()
             os.fsync(out.fileno())
 
+    def _read_error(self, key: str, exc: OSError) -> ReleaserError:
+        # A file where a folder should be, or an id too long for a name, is simply absent.
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG):
+            return NotFoundError(f"{self.url}/{key} does not exist", "Check the id")
+        return EnvironmentProblem(
+            f"cannot read {self.url}/{key}: {exc.strerror}", "Check the store's permissions"
+        )
+
     def read_bytes(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
-        except FileNotFoundError:
-            raise NotFoundError(f"{self.url}/{key} does not exist", "Check the id") from None
+        except OSError as exc:
+            raise self._read_error(key, exc) from None
 
     def open_read(self, key: str) -> Iterator[bytes]:
         try:
             handle = open(self._path(key), "rb")
-        except FileNotFoundError:
-            raise NotFoundError(f"{self.url}/{key} does not exist", "Check the id") from None
+        except OSError as exc:
+            raise self._read_error(key, exc) from None
         with handle:
             while chunk := handle.read(MIB):
                 yield chunk
 
-    def list(self, prefix: str = "") -> list[StoredObject]:
-        if not self.root.is_dir():
-            # Not "no snapshots": a mistyped --to must not look like an empty store.
-            raise NotFoundError(
-                f"store {self.url} does not exist (no folder {self.root})",
-                "Check the store URL (--to or releaser.toml); 'releaser db snapshot' creates it",
-            )
-        base = self.root / prefix if prefix else self.root
+    def _list(self, base: Path) -> list[StoredObject]:
         if not base.exists():
             return []
         found = []
@@ -200,6 +202,24 @@ class FileStore:
                     )
                 )
         return found
+
+    def list(self, prefix: str = "") -> list[StoredObject]:
+        if not self.root.is_dir():
+            # Not "no snapshots": a mistyped --to must not look like an empty store.
+            raise NotFoundError(
+                f"store {self.url} does not exist (no folder {self.root})",
+                "Check the store URL (--to or releaser.toml); 'releaser db snapshot' creates it",
+            )
+        base = self.root / prefix if prefix else self.root
+        try:
+            return self._list(base)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTDIR, errno.ENAMETOOLONG):  # no such prefix can exist
+                return []
+            raise EnvironmentProblem(
+                f"cannot list {self.url}: {exc.strerror} ({exc.filename})",
+                "Check the store's path and permissions",
+            ) from None
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -247,6 +247,21 @@ CASES = [
     Case("bucket is ip", ("db", "list", "--to", "s3://10.0.0.1/p"), 2, "not a valid bucket"),
     Case("store scheme", ("db", "list", "--to", "ftp://x"), 2, "not an s3:// or file:// URL"),
     Case("snapshot id", ("db", "verify", "../etc", "--to", "file:///tmp"), 2, "not a snapshot id"),
+    Case(
+        "snapshot id too long",
+        ("db", "verify", "a" * 3000, "--to", "file://{tmp}/store"),
+        2,
+        "no snapshot aaaa",
+        files={"store/keep": b""},
+    ),
+    Case(
+        "snapshot folder is a file",
+        ("db", "verify", "app-20240101T000000Z-abcd", "--to", "file://{tmp}/store"),
+        2,
+        "no snapshot app-20240101T000000Z-abcd",
+        files={"store/app-20240101T000000Z-abcd": b"x"},
+    ),
+    Case("scenario name too long", ("sim", "serve", "--scenario", "a" * 3000), 2, "unknown"),
     # The simulator's own flags.
     Case("sim postgres", ("sim", "serve", "--postgres", "main-db"), 2, "--postgres"),
     Case("sim env-file", ("sim", "serve", "--env-file", "no/sim.env"), 2, "--env-file no/sim.env"),
@@ -319,6 +334,7 @@ def test_bad_input_is_one_line_right_code_nothing_written(
         "{dead}": f"http://127.0.0.1:{unused_port}/v1",
         "{notrender}": not_render,
     }
+    args = [a.replace("{tmp}", str(tmp_path)) for a in case.args]
     for name, value in case.env.items():
         if value is None:
             monkeypatch.delenv(name, raising=False)
@@ -327,7 +343,7 @@ def test_bad_input_is_one_line_right_code_nothing_written(
     before = tree(tmp_path)
     sim.clear_requests()
 
-    result = run_cli(*case.args)
+    result = run_cli(*args)
 
     lines = result.stderr.strip().splitlines()
     assert result.exit_code == case.code, result.stderr
