@@ -79,6 +79,22 @@ def test_a_reader_that_goes_away_is_a_quiet_exit_0(
     assert stderr == ""
 
 
+def test_non_utf8_bytes_from_the_shell_are_exit_2_before_any_write(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """`releaser env set web K=$'\\xff' --yes`, real bytes in argv: one line, exit 2, no backup
+    file and no PUT (it once crashed after writing the backup)."""
+    for argv in ([b"status", b"\xff\xfe"], [b"env", b"set", b"web", b"K=\xff", b"--yes"]):
+        done = subprocess.run(
+            [*RELEASER, *argv], capture_output=True, env=sim_env(sim), cwd=tmp_path, timeout=60
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.decode().startswith("Error: argument ")
+        assert b"not valid UTF-8" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert [r for r in sim.requests if r.method != "GET"] == []
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_verbose_works_after_the_command(sim: SimServer, run_cli: Run) -> None:
     """`releaser status nope -v` shows the traceback, as `releaser -v status nope` does."""
     for args in (("status", "nope", "-v"), ("-v", "status", "nope")):
