@@ -1,21 +1,23 @@
 """``releaser.toml``: per-service release rules and per-database backup settings.
 
-Found via ``RELEASER_CONFIG`` or ``./releaser.toml``; absent means defaults. Errors name
-the file and the line, and exit 2 (ConfigError).
+Found via ``--config``, ``RELEASER_CONFIG``, or the nearest ``releaser.toml`` from the
+current folder up to the repository root (like git and ruff); absent means defaults. Errors
+name the file and the line, and exit 2 (ConfigError).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from releaser.durations import parse_duration
-from releaser.errors import ConfigError
+from releaser.durations import parse_bounded
+from releaser.errors import ConfigError, UsageError
 
 ValueType = Literal[
     "str",
@@ -99,25 +101,35 @@ class DatabaseConfig(_Strict):
     @field_validator("max_backup_age")
     @classmethod
     def _age_parses(cls, value: str) -> str:
-        parse_duration(value, "max_backup_age")
+        try:
+            _backup_age(value)
+        except UsageError as exc:  # a ValueError so the loader adds file:line
+            raise ValueError(exc.one_line()) from None
         return value
 
     @field_validator("evidence")
     @classmethod
     def _ages_parse(cls, value: dict[str, str]) -> dict[str, str]:
         for kind, age in value.items():
-            parse_duration(age, f"evidence.{kind}")
+            try:
+                _backup_age(age, f"evidence.{kind}")
+            except UsageError as exc:  # a ValueError so the loader adds file:line
+                raise ValueError(exc.one_line()) from None
         return value
 
     @property
     def max_backup_age_seconds(self) -> float:
-        return parse_duration(self.max_backup_age, "max_backup_age")
+        return _backup_age(self.max_backup_age)
 
     def evidence_ages(self) -> dict[str, float]:
         """Evidence kind -> the oldest it may be, in seconds."""
         if not self.evidence:
             return {"snapshot": self.max_backup_age_seconds}
-        return {kind: parse_duration(age, "evidence") for kind, age in self.evidence.items()}
+        return {kind: _backup_age(age, f"evidence.{kind}") for kind, age in self.evidence.items()}
+
+
+def _backup_age(value: str, name: str = "max_backup_age") -> float:
+    return parse_bounded(value, name, 60.0, 365 * 86400.0)
 
 
 class Config(_Strict):
@@ -151,20 +163,69 @@ def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
     return line_no
 
 
+_chosen: list[str] = []  # --config FILE for this run (set by the CLI's global option)
+_announced: set[Path] = set()
+
+
+def use_config_file(path: str | None) -> None:
+    """Make ``path`` (from ``releaser --config FILE``) the config for this run; None clears."""
+    _chosen[:] = [path] if path else []
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest ``releaser.toml`` from ``start`` up to the repository root.
+
+    Outside a git repository only ``start`` itself is looked at: a stray file in a parent
+    folder (``/tmp/releaser.toml``) must not steer a release.
+    """
+    folders = [start, *start.parents]
+    root = next((f for f in folders if (f / ".git").exists()), None)
+    for folder in folders if root else [start]:
+        if (folder / "releaser.toml").is_file():
+            return Path(os.path.relpath(folder / "releaser.toml", start))
+        if folder == root:
+            break
+    return None
+
+
+def _announce(path: Path) -> None:
+    # Say which file steers this run when it is not the obvious ./releaser.toml.
+    resolved = path.resolve()
+    if resolved in _announced or path == Path("releaser.toml"):
+        return
+    _announced.add(resolved)
+    print(f"releaser: using config {path}", file=sys.stderr)
+
+
 def load_config(path: str | Path | None = None) -> Config:
-    """Load the config: explicit path, else ``$RELEASER_CONFIG``, else ``./releaser.toml``."""
-    explicit = path or os.environ.get("RELEASER_CONFIG")
-    candidate = Path(explicit) if explicit else Path("releaser.toml")
-    if not candidate.exists():
-        if explicit:
+    """Load the config: explicit path, ``--config``, ``$RELEASER_CONFIG``, else the nearest
+    ``releaser.toml`` up to the repository root."""
+    explicit = path or (_chosen[0] if _chosen else None) or os.environ.get("RELEASER_CONFIG")
+    source = "--config" if _chosen and not path else "RELEASER_CONFIG"
+    if explicit:
+        candidate = Path(explicit)
+        if not candidate.exists():
             raise ConfigError(
                 f"config file {candidate} does not exist",
-                "Fix RELEASER_CONFIG or create the file (see README, 'Configuration')",
+                f"Fix {source} or create the file (see README, 'Configuration')",
             )
-        return Config()
+        if not candidate.is_file():
+            raise ConfigError(
+                f"config file {candidate} is not a file",
+                f"Point {source} at a releaser.toml file",
+            )
+    else:
+        found = find_config(Path.cwd())
+        if found is None:
+            return Config()
+        candidate = found
     try:
         text = candidate.read_text(encoding="utf-8")
         data = tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {candidate}: {exc.strerror}", "Check the path"
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{candidate} is not UTF-8 text", "Save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
@@ -176,9 +237,22 @@ def load_config(path: str | Path | None = None) -> Config:
         line = _line_of(text, tuple(first["loc"]))
         where = f"{candidate}:{line}" if line else str(candidate)
         key = ".".join(str(p) for p in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(
-            f"{where}: {key}: {first['msg']}",
+            f"{where}: {key}: {message}",
             "Fix that entry (see README, 'Configuration')",
         ) from None
+    for name, rules in config.services.items():
+        if rules.database and rules.database not in config.databases:
+            # Once only a warning that silently turned the backup check off.
+            line = _line_of(text, ("services", name, "database"))
+            where = f"{candidate}:{line}" if line else str(candidate)
+            known = ", ".join(sorted(config.databases)) or "none"
+            raise ConfigError(
+                f"{where}: services.{name}.database: {rules.database!r} is not a database "
+                f"declared under [databases] (declared: {known})",
+                "Fix the name or add a [databases] entry",
+            )
     config.path = candidate
+    _announce(candidate)
     return config

@@ -35,8 +35,21 @@ def to_json(data: Any) -> str:
     return json.dumps(data, default=_default, indent=2, sort_keys=False)
 
 
+_json_printed: list[bool] = []  # set once a command has put its JSON document on stdout
+
+
 def print_json(data: Any) -> None:
+    _json_printed.append(True)
     click.echo(to_json(data))
+
+
+def json_was_printed() -> bool:
+    """Whether stdout already holds this run's JSON document (then errors add no second one)."""
+    return bool(_json_printed)
+
+
+def reset_json_printed() -> None:
+    _json_printed.clear()  # a new run (tests run many in one process)
 
 
 def table(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import click.shell_completion
 
 if TYPE_CHECKING:
     from releaser.render.client import RenderClient
@@ -22,11 +23,33 @@ output_option = click.option(
 )
 
 
+def complete_service(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    """Shell completion of SERVICE: the names (and ids) the API key can see.
+
+    Completion must be quick and silent: one attempt, a short timeout, nothing on failure.
+    """
+    from click.shell_completion import CompletionItem
+
+    from releaser.errors import ReleaserError
+    from releaser.render.client import RenderClient, RetryPolicy
+
+    try:
+        with RenderClient.from_env(timeout=3.0, retry=RetryPolicy(attempts=1)) as client:
+            found = client.list_services()
+    except (ReleaserError, OSError):
+        return []
+    words = sorted({s.name for s in found if s.name} | {s.id for s in found})
+    return [CompletionItem(w) for w in words if w.startswith(incomplete)]
+
+
 def render_client() -> RenderClient:
     """The Render client from RENDER_API_KEY / RENDER_API_URL (imported lazily)."""
+    from releaser.output import say
     from releaser.render.client import RenderClient
 
-    return RenderClient.from_env()
+    return RenderClient.from_env(on_retry=say)
 
 
 def stdin_is_tty() -> bool:
@@ -68,3 +91,39 @@ def stdout_is_tty() -> bool:
     import sys
 
     return sys.stdout.isatty()
+
+
+_SHA_CHARS = frozenset("0123456789abcdefABCDEF")
+
+
+def check_commit(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--commit``: absent, or 7 to 40 hex digits. ``--commit ""`` (an unset CI variable)
+    once deployed the branch head; --skip-checks does not skip this."""
+    from releaser.errors import UsageError
+
+    if value is None:
+        return None
+    if not value.strip():
+        raise UsageError(
+            "--commit is empty (an unset CI variable?)",
+            "Pass a commit sha (7 to 40 hex digits), or leave --commit out for the branch head",
+        )
+    if not 7 <= len(value) <= 40 or not set(value) <= _SHA_CHARS:
+        raise UsageError(
+            f"--commit {value!r} is not a commit sha", "Pass 7 to 40 hex digits, e.g. 1a2b3c4"
+        )
+    return value
+
+
+def check_image(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--image``: absent, or a non-empty reference without spaces."""
+    from releaser.errors import UsageError
+
+    if value is None:
+        return None
+    if not value.strip() or any(c.isspace() for c in value):
+        raise UsageError(
+            f"--image {value!r} is not an image reference",
+            "Pass e.g. docker.io/acme/web:1.4.2, or leave --image out",
+        )
+    return value

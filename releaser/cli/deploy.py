@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from releaser.cli.common import check_confirmable, confirm_write, output_option, render_client
+from releaser.cli.common import (
+    check_commit,
+    check_confirmable,
+    check_image,
+    complete_service,
+    confirm_write,
+    output_option,
+    render_client,
+)
 
 if TYPE_CHECKING:
     from releaser.release.deploy import DeployOptions
@@ -40,7 +49,6 @@ def _deploy_options(func: Any) -> Any:
         click.option(
             "--report",
             "report_path",
-            type=click.Path(dir_okay=False, writable=True),
             default=None,
             help="Also write an incident-ready markdown summary to this file.",
         ),
@@ -63,7 +71,7 @@ def _watch_options(
     clear_cache: bool = False,
 ) -> DeployOptions:
     """DeployOptions from the flags deploy and promote share (and deploy's own)."""
-    from releaser.durations import parse_duration
+    from releaser.durations import parse_bounded
     from releaser.release.deploy import DeployOptions
 
     return DeployOptions(
@@ -71,8 +79,9 @@ def _watch_options(
         image=image,
         deploy_only=deploy_only,
         clear_cache=clear_cache,
-        timeout=parse_duration(timeout, "--timeout"),
-        soak=parse_duration(soak, "--soak"),
+        # Refused before any write: `--timeout 0` once created a deploy and canceled it.
+        timeout=parse_bounded(timeout, "--timeout", 10.0, 24 * 3600.0),
+        soak=parse_bounded(soak, "--soak", 1.0, 6 * 3600.0),
         rollback=not no_rollback,
         skip_checks=skip_checks,
     )
@@ -80,18 +89,18 @@ def _watch_options(
 
 def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -> None:
     """Print the report, write the markdown, and exit with the report's code."""
-    from pathlib import Path
-
     from releaser.errors import NegativeVerdict, UnsafeState
     from releaser.output import print_json
     from releaser.release.report import render_markdown, render_text
 
     if report_path:
-        Path(report_path).write_text(render_markdown(report), encoding="utf-8")
+        _write_report(Path(report_path), render_markdown(report))
     if output == "json":
         print_json(report.model_dump(mode="json"))
     else:
-        click.echo(render_text(report))
+        head, _, rest = render_text(report).partition("\n")
+        colour = "green" if report.exit_code == 0 else "red"  # terminal only (click strips it)
+        click.echo(click.style(head, fg=colour, bold=True) + ("\n" + rest if rest else ""))
     if report.exit_code == 4:
         raise UnsafeState(
             report.summary, f"A human is needed: {report.undo_command or 'check releaser status'}"
@@ -101,6 +110,18 @@ def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -
             "See the report above" if output != "json" else "See the JSON report"
         )
         raise NegativeVerdict(report.summary, advice)
+
+
+def _write_report(path: Path, markdown: str) -> None:
+    """Write the markdown report; whatever happens to the file, the verdict stands."""
+    from releaser.files import write_private
+    from releaser.output import say
+
+    try:
+        write_private(path, markdown)
+    except OSError as exc:
+        # The deploy happened: its outcome and exit code matter more than the file.
+        say(f"Warning: could not write the report to {path} ({exc.strerror}); see below.")
 
 
 def _run_deploy(
@@ -114,10 +135,14 @@ def _run_deploy(
     promote_from: str | None = None,
 ) -> None:
     from releaser.config import load_config
+    from releaser.files import check_writable_file
     from releaser.output import say
     from releaser.release.deploy import execute_deploy, plan_deploy, plan_report
+    from releaser.release.report import REPORT_HEAD
     from releaser.release.watch import ServerClock
 
+    if report_path is not None:
+        check_writable_file(Path(report_path), "--report", REPORT_HEAD)
     if not dry_run:
         check_confirmable(yes)  # exit 2 before any request, not after the checks
     config = load_config()
@@ -143,9 +168,16 @@ def _run_deploy(
 
 
 @click.command()
-@click.argument("service")
-@click.option("--commit", default=None, help="Deploy this commit (default: the branch head).")
-@click.option("--image", default=None, help="Deploy this image (image-backed services).")
+@click.argument("service", shell_complete=complete_service)
+@click.option(
+    "--commit",
+    default=None,
+    callback=check_commit,
+    help="Deploy this commit (default: the branch head).",
+)
+@click.option(
+    "--image", default=None, callback=check_image, help="Deploy this image (image-backed services)."
+)
 @click.option("--deploy-only", is_flag=True, help="Redeploy the last build, without building.")
 @click.option("--clear-cache", is_flag=True, help="Clear the build cache first.")
 @_deploy_options
@@ -195,8 +227,20 @@ def deploy(
 
 
 @click.command()
-@click.option("--from", "from_service", required=True, help="The staging service (verified).")
-@click.option("--to", "to_service", required=True, help="The production service.")
+@click.option(
+    "--from",
+    "from_service",
+    required=True,
+    shell_complete=complete_service,
+    help="The staging service (verified).",
+)
+@click.option(
+    "--to",
+    "to_service",
+    required=True,
+    shell_complete=complete_service,
+    help="The production service.",
+)
 @_deploy_options
 def promote(
     from_service: str,
@@ -245,7 +289,7 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
 
 
 @click.command()
-@click.argument("service")
+@click.argument("service", shell_complete=complete_service)
 @click.option(
     "--to",
     "to",

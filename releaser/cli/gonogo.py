@@ -7,16 +7,32 @@ from typing import TYPE_CHECKING
 
 import click
 
-from releaser.cli.common import output_option, render_client
+from releaser.cli.common import (
+    check_commit,
+    check_image,
+    complete_service,
+    output_option,
+    render_client,
+)
 
 if TYPE_CHECKING:
     from releaser.release.gonogo import GoNoGoReport
 
 
 @click.command("go-no-go")
-@click.argument("service")
-@click.option("--commit", metavar="SHA", help="The commit about to be released (repo services).")
-@click.option("--image", metavar="REF", help="The image about to be released (image services).")
+@click.argument("service", shell_complete=complete_service)
+@click.option(
+    "--commit",
+    metavar="SHA",
+    callback=check_commit,
+    help="The commit about to be released (repo services).",
+)
+@click.option(
+    "--image",
+    metavar="REF",
+    callback=check_image,
+    help="The image about to be released (image services).",
+)
 @click.option(
     "--env-file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -57,7 +73,7 @@ def go_no_go(
     if output == "json":
         print_json(report.model_dump(mode="json"))
     else:
-        click.echo(render_report(report))
+        click.echo(render_report(report, config.path))
     if report.verdict == "NO-GO":
         failed = [c.name for c in report.checks if c.status == "FAIL"]
         raise NegativeVerdict(
@@ -66,12 +82,20 @@ def go_no_go(
         )
 
 
-def render_report(report: GoNoGoReport) -> str:
+# Colour shows on a terminal only: click.echo strips it in pipes and CI logs, and the
+# global --no-color / NO_COLOR turn it off everywhere.
+STATUS_COLOURS = {"PASS": "green", "WARN": "yellow", "FAIL": "red"}
+
+
+def render_report(report: GoNoGoReport, config_path: Path | None = None) -> str:
     name = report.service_name or report.service_id
-    lines = [f"go-no-go for {name} ({report.service_id})", ""]
+    # Which rules applied: the same checks say GO without a config and NO-GO with one.
+    rules = f"rules from {config_path}" if config_path else "default rules (no releaser.toml)"
+    lines = [f"go-no-go for {name} ({report.service_id}), {rules}", ""]
     width = max(len(c.name) for c in report.checks)
     for check in report.checks:
-        lines.append(f"  {check.status:<4}  {check.name:<{width}}  {check.detail}")
+        status = click.style(f"{check.status:<4}", fg=STATUS_COLOURS.get(check.status))
+        lines.append(f"  {status}  {check.name:<{width}}  {check.detail}")
     warnings = sum(1 for c in report.checks if c.status == "WARN")
     failures = sum(1 for c in report.checks if c.status == "FAIL")
     counts = []
@@ -79,5 +103,8 @@ def render_report(report: GoNoGoReport) -> str:
         counts.append(f"{failures} failed")
     if warnings:
         counts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
-    lines += ["", f"Verdict: {report.verdict}" + (f" ({', '.join(counts)})" if counts else "")]
+    verdict = click.style(
+        report.verdict, fg="green" if report.verdict == "GO" else "red", bold=True
+    )
+    lines += ["", f"Verdict: {verdict}" + (f" ({', '.join(counts)})" if counts else "")]
     return "\n".join(lines)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from releaser.cli.common import output_option, render_client
+from releaser.cli.common import complete_service, output_option, render_client
+
+if TYPE_CHECKING:
+    from releaser.render.models import LogEntry
 
 
 @click.command()
-@click.argument("service")
-@click.option("--since", default=None, help="How far back, e.g. 15m, 2h (default 15m).")
+@click.argument("service", shell_complete=complete_service)
+@click.option(
+    "--since",
+    default=None,
+    help="How far back: a duration (15m, 2h; 1s to 365d; default 15m) or an RFC 3339 "
+    "time (2026-01-31T09:30:00Z).",
+)
 @click.option("--deploy", "deploy_id", default=None, help="Only this deploy's time window.")
 @click.option(
     "--level",
@@ -18,6 +28,13 @@ from releaser.cli.common import output_option, render_client
     help="Only lines at this level.",
 )
 @click.option("--tail", type=click.IntRange(1, 5000), default=None, help="Only the newest N lines.")
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Keep printing new lines (history first; reconnects; Ctrl-C stops, exit 0). "
+    "With -o json, one JSON object per line.",
+)
 @output_option
 def logs(
     service: str,
@@ -25,6 +42,7 @@ def logs(
     deploy_id: str | None,
     level: str | None,
     tail: int | None,
+    follow: bool,
     output: str,
 ) -> None:
     """Print SERVICE's logs, oldest first.
@@ -36,32 +54,58 @@ def logs(
     Example:
       releaser logs web --since 1h --level error
       releaser logs web --deploy dep-d0abc123 --tail 50
+      releaser logs web --follow --tail 20
     """
     from releaser.config import load_config
-    from releaser.durations import parse_duration
+    from releaser.durations import parse_since
     from releaser.errors import UsageError
-    from releaser.output import format_time, print_json
+    from releaser.output import print_json, say
     from releaser.release.envchange import service_secrets
-    from releaser.release.logs import deploy_window, fetch_logs, since_window
+    from releaser.release.logs import deploy_window, fetch_logs, follow_logs, since_window
 
-    if since and deploy_id:
+    if since is not None and deploy_id:
         raise UsageError("--since and --deploy select different windows", "Give one of them")
-    since_seconds = parse_duration(since or "15m", "--since")
+    if follow and deploy_id:
+        raise UsageError(
+            "--follow and --deploy do not go together", "Use --follow with --since, or alone"
+        )
+    start = parse_since("15m" if since is None else since)
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
         secrets = service_secrets(client, svc, config.rules_for(svc.id, svc.name))
-        window = (
-            deploy_window(client, svc, deploy_id)
-            if deploy_id
-            else since_window(client, since_seconds)
-        )
+        window = deploy_window(client, svc, deploy_id) if deploy_id else since_window(client, start)
         entries = fetch_logs(client, svc, window, level=level, tail=tail, secrets=secrets)
+        if follow:
+            emit = _json_line if output == "json" else _text_line
+            for entry in entries:
+                emit(entry)
+            try:
+                follow_logs(
+                    client, svc, entries, window.start, emit, level=level, secrets=secrets, note=say
+                )
+            except KeyboardInterrupt:  # the way a tail ends: not an error
+                return
     if output == "json":
         print_json([e.model_dump(mode="json") for e in entries])
         return
     for entry in entries:
-        lvl = (entry.level or "").upper()
-        click.echo(f"{format_time(entry.timestamp)} {lvl:<5} {entry.message}")
+        _text_line(entry)
     if not entries:
         click.echo("No log lines in that window.", err=True)
+
+
+def _text_line(entry: LogEntry) -> None:
+    from releaser.output import format_time
+
+    lvl = (entry.level or "").upper()
+    colour = {"ERROR": "red", "WARNING": "yellow", "WARN": "yellow"}.get(lvl)
+    click.echo(
+        f"{format_time(entry.timestamp)} {click.style(f'{lvl:<5}', fg=colour)} {entry.message}"
+    )
+
+
+def _json_line(entry: LogEntry) -> None:
+    import json
+
+    click.echo(json.dumps(entry.model_dump(mode="json")))

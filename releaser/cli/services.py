@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from releaser.cli.common import output_option, render_client
+from releaser.cli.common import complete_service, output_option, render_client
 
 
 @click.command()
@@ -41,7 +41,7 @@ def services(output: str) -> None:
 
 
 @click.command()
-@click.argument("service")
+@click.argument("service", shell_complete=complete_service)
 @output_option
 def status(service: str, output: str) -> None:
     """Show what is live on SERVICE and whether a deploy is under way.
@@ -79,7 +79,7 @@ def status(service: str, output: str) -> None:
 
 
 @click.command()
-@click.argument("service")
+@click.argument("service", shell_complete=complete_service)
 @click.option(
     "--limit",
     type=click.IntRange(1, 10_000),

@@ -7,6 +7,7 @@ Only click is imported at module level: the simulator loads inside the commands,
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,13 @@ def sim() -> None:
     help="Map a simulated Postgres (name or dpg- id) onto a real database. Repeatable.",
 )
 @click.option("--quiet", is_flag=True, help="Do not log each request on stderr.")
+@click.option(
+    "--env-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the exports to this file, atomically, once listening (removed on exit): "
+    "wait for it, then source it.",
+)
 def serve(
     scenario: str,
     host: str,
@@ -60,6 +68,7 @@ def serve(
     time_scale: float,
     postgres_dsns: tuple[str, ...],
     quiet: bool,
+    env_file: Path | None,
 ) -> None:
     """Serve the simulated Render API until Ctrl-C.
 
@@ -68,10 +77,11 @@ def serve(
 
     \b
     Example:
-      releaser sim serve --scenario crash-loop --time-scale 10 > sim.env &
-      sleep 1; . ./sim.env; releaser deploy web
+      releaser sim serve --scenario crash-loop --time-scale 10 --env-file sim.env &
+      while [ ! -f sim.env ]; do sleep 0.1; done; . ./sim.env; releaser deploy web
     """
     from releaser.errors import UsageError
+    from releaser.files import check_writable_file, write_private
     from releaser.output import say
     from releaser.sim import SimServer, load_scenario
     from releaser.sim.state import ApiProblem
@@ -106,24 +116,41 @@ def serve(
             raise UsageError(
                 f"--postgres: {problem.message}", "Use a Postgres name or id from the scenario"
             ) from None
-    server.start()
-    click.echo(f"export RENDER_API_URL={server.url}")
-    click.echo(f"export RENDER_API_KEY={server.api_key}")
-    click.echo(f"export RENDER_OWNER_ID={server.owner_id}")
-    say(f"Render simulator: scenario {loaded.name}, time x{time_scale:g}, API {server.url}")
-    for service in loaded.services:
-        url = server.app_url(service.id) if service.type in ("web_service", "static_site") else "-"
-        say(f"  {service.name:<16} {service.id}  {url}")
-    say("Steer it: GET /_sim/state, /_sim/requests; POST /_sim/faults, /_sim/behaviours")
-    say("Ctrl-C stops.")
+    if env_file is not None:
+        check_writable_file(env_file, "--env-file", b"export RENDER_API_URL=")
+    # Ctrl-C or TERM from the moment we print anything ends in a clean exit 0: the handler
+    # and the try come first (a Ctrl-C between printing and serving once exited 130).
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    wrote_env_file = False
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        server.start()
+        try:
+            exports = (
+                f"export RENDER_API_URL={server.url}\n"
+                f"export RENDER_API_KEY={server.api_key}\n"
+                f"export RENDER_OWNER_ID={server.owner_id}\n"
+            )
+            click.echo(exports, nl=False)
+            if env_file is not None:
+                # Atomic, and only once listening: its existence means "ready".
+                write_private(env_file, exports)
+                wrote_env_file = True
+            say(f"Render simulator: scenario {loaded.name}, time x{time_scale:g}, API {server.url}")
+            for service in loaded.services:
+                web = service.type in ("web_service", "static_site")
+                url = server.app_url(service.id) if web else "-"
+                say(f"  {service.name:<16} {service.id}  {url}")
+            say("Steer it: GET /_sim/state, /_sim/requests; POST /_sim/faults, /_sim/behaviours")
+            say("Ctrl-C stops.")
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+            if wrote_env_file and env_file is not None:
+                env_file.unlink(missing_ok=True)  # it would point at a simulator that is gone
     finally:
         signal.signal(signal.SIGTERM, previous)
-        server.stop()
     say("Render simulator stopped.")
 
 

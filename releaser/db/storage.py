@@ -9,8 +9,10 @@ an object is under a retention lock.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,12 +80,22 @@ class Store(Protocol):
         """Why ``key`` cannot be deleted (retention, legal hold), or None."""
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IPV4 = re.compile(r"\d+\.\d+\.\d+\.\d+")
+
+
 def open_store(url: str, endpoint_url: str | None = None) -> Store:
     """A store from its URL; anything else is bad input (exit 2)."""
     parsed = urlparse(url)
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise UsageError(f"store {url!r} has no bucket", "Use s3://bucket/prefix")
+        if not _BUCKET.fullmatch(parsed.netloc) or _IPV4.fullmatch(parsed.netloc):
+            # Checked here: boto3 would fail later with "S3 unreachable" and a long regex.
+            raise UsageError(
+                f"store {url!r}: {parsed.netloc!r} is not a valid bucket name",
+                "S3 bucket names are 3-63 lowercase letters, digits, dots and hyphens",
+            )
         return S3Store(url, parsed.netloc, parsed.path.strip("/"), endpoint_url)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
@@ -185,23 +197,30 @@ class FileStore:
                 path.unlink()
             raise _write_error(path, exc) from None
 
+    def _read_error(self, key: str, exc: OSError) -> ReleaserError:
+        # A file where a folder should be, or an id too long for a name, is simply absent.
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG):
+            return NotFoundError(f"{self.url}/{key} does not exist", "Check the id")
+        return EnvironmentProblem(
+            f"cannot read {self.url}/{key}: {exc.strerror}", "Check the store's permissions"
+        )
+
     def read_bytes(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
-        except FileNotFoundError:
-            raise NotFoundError(f"{self.url}/{key} does not exist", "Check the id") from None
+        except OSError as exc:
+            raise self._read_error(key, exc) from None
 
     def open_read(self, key: str) -> Iterator[bytes]:
         try:
             handle = open(self._path(key), "rb")
-        except FileNotFoundError:
-            raise NotFoundError(f"{self.url}/{key} does not exist", "Check the id") from None
+        except OSError as exc:
+            raise self._read_error(key, exc) from None
         with handle:
             while chunk := handle.read(MIB):
                 yield chunk
 
-    def list(self, prefix: str = "") -> list[StoredObject]:
-        base = self.root / prefix if prefix else self.root
+    def _list(self, base: Path) -> list[StoredObject]:
         if not base.exists():
             return []
         found = []
@@ -221,6 +240,24 @@ class FileStore:
                     )
                 )
         return found
+
+    def list(self, prefix: str = "") -> list[StoredObject]:
+        if not self.root.is_dir():
+            # Not "no snapshots": a mistyped --to must not look like an empty store.
+            raise NotFoundError(
+                f"store {self.url} does not exist (no folder {self.root})",
+                "Check the store URL (--to or releaser.toml); 'releaser db snapshot' creates it",
+            )
+        base = self.root / prefix if prefix else self.root
+        try:
+            return self._list(base)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTDIR, errno.ENAMETOOLONG):  # no such prefix can exist
+                return []
+            raise EnvironmentProblem(
+                f"cannot list {self.url}: {exc.strerror} ({exc.filename})",
+                "Check the store's path and permissions",
+            ) from None
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -312,7 +312,13 @@ def write_backup(
     directory: Path, service_id: str, service_name: str | None, values: Mapping[str, str]
 ) -> Path:
     """Save ``values`` to a new file readable only by its owner; returns its path."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:  # a file in the way, a read-only disk: refused before any write
+        raise ConfigError(
+            f"cannot create the backup folder {directory}: {exc.strerror}",
+            "Pass --backup-dir with a writable folder; nothing was changed",
+        ) from None
     now = datetime.now(UTC)
     backup = EnvBackup(
         format=BACKUP_FORMAT,

@@ -59,6 +59,8 @@ def shell_problem(raw: str) -> str | None:
     """Why ``KEY=<raw>`` would not survive ``source`` unchanged, or None."""
     if not raw:
         return None
+    if "\x00" in raw:  # quoting cannot help: no shell variable can hold a NUL byte
+        return "value contains a NUL byte, which the shell cannot hold"
     if raw[0] == "'":
         return None  # single quotes: the shell takes everything literally
     if raw[0] == '"':

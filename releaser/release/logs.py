@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
-from releaser.errors import NotFoundError
+from releaser.errors import ApiError, EnvironmentProblem, NotFoundError
 from releaser.output import redact
 from releaser.render.client import RenderClient
 from releaser.render.models import LogEntry, Service
@@ -41,9 +42,12 @@ def deploy_window(client: RenderClient, service: Service, deploy_id: str) -> Log
     return LogWindow(start=start, end=end, deploy_id=deploy_id)
 
 
-def since_window(client: RenderClient, since_seconds: float) -> LogWindow:
-    now = client.server_now()
-    return LogWindow(start=now - timedelta(seconds=since_seconds), end=None)
+def since_window(client: RenderClient, since: float | timedelta | datetime) -> LogWindow:
+    """From ``since`` ago (seconds or a timedelta, on the server's clock) or a moment, to now."""
+    if isinstance(since, datetime):
+        return LogWindow(start=since, end=None)
+    back = since if isinstance(since, timedelta) else timedelta(seconds=since)
+    return LogWindow(start=client.server_now() - back, end=None)
 
 
 def fetch_logs(
@@ -92,3 +96,69 @@ def _dedupe(entries: Iterable[LogEntry]) -> list[LogEntry]:
 
 def _when(entry: LogEntry) -> datetime:
     return entry.timestamp or datetime.min.replace(tzinfo=UTC)
+
+
+FOLLOW_OVERLAP = timedelta(seconds=5)  # re-read lately written lines: they may arrive late
+
+
+def follow_logs(
+    client: RenderClient,
+    service: Service,
+    printed: Sequence[LogEntry],
+    start: datetime,
+    emit: Callable[[LogEntry], None],
+    *,
+    level: str | None = None,
+    secrets: Sequence[str] = (),
+    poll: float = 2.0,
+    note: Callable[[str], None] = lambda _: None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Print new lines as they come, forever (until Ctrl-C), after ``printed`` (the history).
+
+    Each poll re-reads from a little before the newest line seen, so a line that reaches the
+    log store late is still shown; ids already shown are skipped, so nothing repeats. A lost
+    connection is retried with backoff, said on stderr, never the end of the tail; a refused
+    API key is.
+    """
+    owner = client.owner_id_for(service)
+    levels = [level] if level else None
+    shown = {e.id: _when(e) for e in printed}
+    newest = max([start, *shown.values()])
+    failures = 0
+    while True:
+        try:
+            end = client.server_now() + timedelta(seconds=1)
+            batch = list(
+                client.iter_logs(
+                    owner,
+                    service.id,
+                    start_time=newest - FOLLOW_OVERLAP,
+                    end_time=end,
+                    direction="forward",
+                    level=levels,
+                    max_entries=MAX_ENTRIES,
+                )
+            )
+        except EnvironmentProblem as exc:
+            if isinstance(exc, ApiError) and exc.status in (401, 403):
+                raise
+            failures += 1
+            wait = min(30.0, poll * 2**failures)
+            note(f"logs: lost the log stream ({exc.message}); reconnecting in {wait:.0f}s")
+            sleep(wait)
+            continue
+        if failures:
+            note("logs: reconnected")
+            failures = 0
+        for entry in sorted(_dedupe(batch), key=_when):
+            if entry.id in shown:
+                continue
+            entry.message = redact(entry.message, secrets)
+            emit(entry)
+            shown[entry.id] = _when(entry)
+            newest = max(newest, _when(entry))
+        # Forget ids that the next read can no longer return.
+        horizon = newest - FOLLOW_OVERLAP - timedelta(seconds=1)
+        shown = {i: t for i, t in shown.items() if t >= horizon}
+        sleep(poll)

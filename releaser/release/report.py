@@ -128,6 +128,10 @@ def render_text(report: DeployReport) -> str:
     return "\n".join(lines)
 
 
+# How every markdown report begins: --report replaces an existing file only if it is one.
+REPORT_HEAD = b"# Release report: "
+
+
 def render_markdown(report: DeployReport) -> str:
     """An incident-ready summary for ``--report FILE.md``."""
     title = f"Release report: {report.service_name or report.service_id}"

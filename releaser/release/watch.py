@@ -632,6 +632,7 @@ class WatchResult:
 
 
 Progress = Callable[[str], None]
+HEARTBEAT = 60.0  # server seconds without a note before saying we are still watching
 UNTRUSTED_STATUS_INTERVAL = 0.25  # until the server's pace is known, sample it often
 
 
@@ -650,6 +651,7 @@ def watch(
     state = WatchState.begin(started)
     last: dict[str, float] = {}
     failed_ticks = 0
+    said = started
     while True:
         now = clock.now()
         intervals = _intervals(cadence_for(state, rules), clock)
@@ -659,10 +661,14 @@ def watch(
             last[source] = now
         state = step(state, obs, rules)
         for note in state.notes:
+            said = now
             if progress:
                 progress(f"[{_clock_label(state)}] {note}")
         if state.verdict is not None:
             return WatchResult(state, observer.deploy)
+        if progress and now - said >= HEARTBEAT:  # a silent 10-minute build looks like a hang
+            said = now
+            progress(f"[{_clock_label(state)}] still in progress, watching")
         failed_ticks = failed_ticks + 1 if problem is not None and not fetched else 0
         if problem is not None and failed_ticks >= max_failed_ticks:
             raise ApiError(

@@ -7,6 +7,7 @@ may not have happened raises WriteOutcomeUnknown so the caller can look before t
 
 from __future__ import annotations
 
+import difflib
 import os
 import random
 import re
@@ -97,6 +98,18 @@ def _parse_retry_after(response: httpx.Response, now: float) -> float | None:
     return None
 
 
+def _is_http_url(url: str) -> bool:
+    """A URL httpx can use: scheme, a valid host, a port in range, no spaces or odd bytes."""
+    if not re.match(r"^https?://[^\s/]+", url) or any(c.isspace() for c in url):
+        return False
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        return False
+    return bool(parsed.host) and (port is None or 0 < port < 65536)
+
+
 def _error_message(response: httpx.Response) -> str:
     """Render's own words about an error, safe to print (it may echo what we sent)."""
     try:
@@ -135,7 +148,7 @@ def check_api_url(url: str) -> None:
         host = parts.hostname or ""
     except ValueError:
         parts, host = None, ""
-    if parts is None or parts.scheme not in ("http", "https") or not host:
+    if parts is None or parts.scheme not in ("http", "https") or not host or not _is_http_url(url):
         raise UsageError(
             f"RENDER_API_URL {redact(url)!r} is not an http(s) URL",
             f"Set it to a URL like {DEFAULT_API_URL}, or unset it",
@@ -188,11 +201,14 @@ class RenderClient:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.on_retry = on_retry  # told before a long wait, or after a slow answer
         self.owner_id = owner_id
         self.retry = retry or RetryPolicy()
         self.request_count = 0
+        self._diagnosed = False
         self._clock_offset = 0.0
         self._sleep = sleep
         self._http = httpx.Client(
@@ -269,6 +285,12 @@ class RenderClient:
             self.request_count += 1
             try:
                 response = self._http.request(method, path, params=clean, json=json)
+            except httpx.InvalidURL:
+                # A name or id typed by the user with characters no URL can carry.
+                raise UsageError(
+                    f"{what} cannot be asked for: it contains characters a URL cannot carry",
+                    "Check the name or id ('releaser services', 'releaser history SERVICE')",
+                ) from None
             except httpx.ConnectError as exc:
                 # Nothing reached the server, so even a write is safe to try again.
                 last_problem = f"cannot connect to {self.base_url} ({exc.__class__.__name__})"
@@ -301,7 +323,15 @@ class RenderClient:
                 else:
                     raise self._client_error(response, method, path, what)
             if attempt + 1 < self.retry.attempts:
-                self._sleep(min(wait, self.retry.max_wait))
+                wait = min(wait, self.retry.max_wait)
+                # Never 78 silent seconds: say so when Render asks us to wait or was slow
+                # (short jittered backoffs stay quiet; errors are one line).
+                if self.on_retry is not None and (wait >= 5.0 or "Timeout" in last_problem):
+                    self.on_retry(
+                        f"{last_problem}; retrying in {wait:.0f}s "
+                        f"(attempt {attempt + 2} of {self.retry.attempts})"
+                    )
+                self._sleep(wait)
         raise ApiError(
             f"{last_problem}; gave up after {self.retry.attempts} attempts",
             "Check RENDER_API_URL, your network and https://status.render.com, then retry",
@@ -309,7 +339,7 @@ class RenderClient:
 
     def _client_error(
         self, response: httpx.Response, method: str, path: str, what: str
-    ) -> ApiError | NotFoundError:
+    ) -> ApiError | NotFoundError | UsageError:
         status = response.status_code
         detail = _error_message(response)
         answer = f"{status}: {detail}" if detail else str(status)
@@ -320,6 +350,9 @@ class RenderClient:
                 status=status,
             )
         if status == 404:
+            misconfigured = self._diagnose_not_found(path)
+            if misconfigured is not None:
+                return misconfigured
             return NotFoundError(
                 f"{what} not found ({method} {path})",
                 "Check the id or name; 'releaser services' lists what this key can see",
@@ -330,6 +363,40 @@ class RenderClient:
             status=status,
         )
 
+    def _diagnose_not_found(self, path: str) -> UsageError | None:
+        """After a 404: is the thing missing, or are RENDER_API_URL / RENDER_OWNER_ID wrong?
+
+        Any valid key can list its workspaces on the real API, so when GET /owners fails too
+        the server is not the Render API (a URL without /v1, another service). Once only.
+        """
+        if path == "/owners" or self._diagnosed:
+            return None
+        self._diagnosed = True
+        try:
+            response = self._http.get("/owners", params={"limit": PAGE_LIMIT})
+            owners = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            owners = None
+        if not isinstance(owners, list):
+            hint = (
+                "Render's API is at https://api.render.com/v1: the URL must end in /v1"
+                if not self.base_url.endswith("/v1")
+                else f"Set it to {DEFAULT_API_URL}, or to what 'releaser sim serve' prints"
+            )
+            return UsageError(
+                f"RENDER_API_URL {self.base_url} does not answer like the Render API "
+                f"(404 on {path}, and GET /owners failed)",
+                hint,
+            )
+        ids = [o.get("owner", o).get("id") for o in owners if isinstance(o, dict)]
+        if self.owner_id and self.owner_id not in ids:
+            return UsageError(
+                f"RENDER_OWNER_ID {self.owner_id} is not a workspace this API key can see "
+                f"(it sees {', '.join(str(i) for i in ids) or 'none'})",
+                "Fix RENDER_OWNER_ID, or unset it to use the service's own workspace",
+            )
+        return None
+
     def _get_json(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Any:
         response = self.request("GET", path, params=params, what=what or path)
         try:
@@ -337,7 +404,8 @@ class RenderClient:
         except ValueError:
             raise ApiError(
                 f"Render answered GET {path} with something that is not JSON",
-                "Check RENDER_API_URL points at the Render API",
+                f"Check RENDER_API_URL ({self.base_url}) points at the Render API, "
+                f"e.g. {DEFAULT_API_URL}",
             ) from None
 
     def _model(self, cls: type[M], data: Any, where: str) -> M:
@@ -395,9 +463,15 @@ class RenderClient:
             return self.get_service(name_or_id)
         matches = [s for s in self.list_services(name=name_or_id) if s.name == name_or_id]
         if not matches:
+            # One more read, on the error path only, for a "did you mean".
+            names = sorted({s.name for s in self.list_services() if s.name})
+            close = difflib.get_close_matches(name_or_id, names, n=3, cutoff=0.6)
             raise NotFoundError(
                 f"no service named {name_or_id!r}",
-                "Run 'releaser services' to list names and ids",
+                f"Did you mean {' or '.join(repr(c) for c in close)}? "
+                "'releaser services' lists names and ids"
+                if close
+                else "Run 'releaser services' to list names and ids",
             )
         if len(matches) > 1:
             ids = ", ".join(s.id for s in matches)
@@ -415,6 +489,12 @@ class RenderClient:
         return self._model(Service, response.json(), "PATCH /services/{id}")
 
     def owner_id_for(self, service: Service) -> str:
+        if self.owner_id and service.owner_id and self.owner_id != service.owner_id:
+            raise UsageError(
+                f"RENDER_OWNER_ID {self.owner_id} is not the workspace of {service.label} "
+                f"({service.owner_id})",
+                "Fix RENDER_OWNER_ID, or unset it to use the service's own workspace",
+            )
         owner = self.owner_id or service.owner_id
         if not owner:
             raise UsageError(

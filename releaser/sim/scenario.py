@@ -428,22 +428,34 @@ def _read_with_bases(
     return [*_read_with_bases(str(base), (*seen, source.path), here), source]
 
 
+def _is_file(path: Any) -> bool:
+    try:
+        return bool(path.is_file())
+    except OSError:  # a name too long for the file system is no file either
+        return False
+
+
 def _read_one(name_or_path: str, relative_to: Path | None) -> _Source:
     candidate = Path(name_or_path)
     if (
         relative_to is not None
         and not candidate.is_absolute()
-        and (relative_to / candidate).is_file()
+        and _is_file(relative_to / candidate)
     ):
         candidate = relative_to / candidate
-    if candidate.is_file():
+    if _is_file(candidate):
         path, label = str(candidate), candidate.stem
-        text = candidate.read_text(encoding="utf-8")
+        try:
+            text = candidate.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):  # unreadable or binary: input, not a bug
+            raise ConfigError(
+                f"scenario file {path} is not readable UTF-8 text", SCENARIO_ADVICE
+            ) from None
     elif "/" in name_or_path or name_or_path.endswith(".toml"):
         raise ConfigError(f"scenario file {name_or_path} not found", "Check the path")
     else:
         entry = _builtin_dir().joinpath(f"{name_or_path}.toml")
-        if not entry.is_file():
+        if not _is_file(entry):
             names = ", ".join(builtin_scenarios())
             raise ConfigError(
                 f"unknown scenario '{name_or_path}'",

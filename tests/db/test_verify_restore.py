@@ -121,7 +121,7 @@ def test_unreachable_s3_is_exit_3(run_cli: Any, monkeypatch: pytest.MonkeyPatch)
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(key, value)
-    result = run_cli("db", "list", "--to", "s3://b/p", "--endpoint-url", "http://127.0.0.1:1")
+    result = run_cli("db", "list", "--to", "s3://bkt/p", "--endpoint-url", "http://127.0.0.1:1")
     assert result.exit_code == 3
     assert "S3 is unreachable" in result.stderr
 

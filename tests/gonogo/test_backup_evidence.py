@@ -72,6 +72,7 @@ def test_unverified_or_stale_snapshots_do_not_pass(tmp_path: Path) -> None:
 
 def test_empty_store_is_not_a_pass(tmp_path: Path) -> None:
     """No verified snapshot at all: FAIL for a production database, with what to run."""
+    (tmp_path / "empty").mkdir()
     result = check_database_backup(
         ServiceRules(database="main"), _config(tmp_path / "empty", production=True)
     )

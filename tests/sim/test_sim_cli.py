@@ -7,8 +7,8 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -28,27 +28,43 @@ def busy_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def start_serve(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVE, "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    watchdog = threading.Timer(30, proc.kill)  # never hang the suite
-    watchdog.daemon = True
-    watchdog.start()
-    assert proc.stdout is not None
-    exports = {}
-    for _ in range(3):
-        line = proc.stdout.readline()
-        name, _, value = line.strip().removeprefix("export ").partition("=")
-        exports[name] = value
-    return proc, exports
+Serve = Callable[..., tuple[subprocess.Popen[str], dict[str, str]]]
+
+
+@pytest.fixture
+def start_serve() -> Iterator[Serve]:
+    """Start `sim serve` in a subprocess; whatever a test asserts, none outlives it."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(
+        *args: str, read_exports: bool = True
+    ) -> tuple[subprocess.Popen[str], dict[str, str]]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SERVE, "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        assert proc.stdout is not None
+        exports = {}
+        for _ in range(3 if read_exports else 0):
+            line = proc.stdout.readline()
+            name, _, value = line.strip().removeprefix("export ").partition("=")
+            exports[name] = value
+        return proc, exports
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=15)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_serve_prints_the_environment_and_stops_cleanly(stop: signal.Signals) -> None:
+def test_serve_prints_the_environment_and_stops_cleanly(
+    stop: signal.Signals, start_serve: Serve
+) -> None:
     """serve prints RENDER_API_URL/KEY/OWNER_ID, serves the API, and exits 0 on Ctrl-C or TERM."""
     proc, env = start_serve("--scenario", "demo", "--time-scale", "10")
     assert env["RENDER_API_URL"].startswith("http://127.0.0.1:") and env["RENDER_API_URL"].endswith(
@@ -67,6 +83,59 @@ def test_serve_prints_the_environment_and_stops_cleanly(stop: signal.Signals) ->
     assert "Traceback" not in stderr
     assert "sim: GET /v1/services -> 200" in stderr
     assert "Render simulator stopped." in stderr
+
+
+@pytest.mark.parametrize("attempt", range(8))
+def test_an_early_ctrl_c_still_exits_0(attempt: int, start_serve: Serve) -> None:
+    """Ctrl-C right after the first export line (while the banner prints) stops cleanly, exit 0.
+
+    It once exited 130 about one time in ten: the handler was installed after the printing.
+    """
+    proc, _ = start_serve("--scenario", "demo", read_exports=False)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("export RENDER_API_URL=")
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "Error" not in stderr
+
+
+def test_env_file_appears_atomically_once_listening_and_goes_at_exit(
+    tmp_path: Path, start_serve: Serve
+) -> None:
+    """--env-file: complete (3 exports, 0600) as soon as it exists, usable, removed on exit."""
+    env_file = tmp_path / "sim.env"
+    proc, _ = start_serve("--env-file", str(env_file), "--quiet", read_exports=False)
+    deadline = time.monotonic() + 20
+    while not env_file.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no env file"
+        time.sleep(0.02)
+    text = env_file.read_text()
+    assert text.count("export ") == 3 and text.endswith("\n")
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in text.splitlines())
+    # Sourcing it works at once: the simulator listens before the file exists.
+    response = httpx.get(
+        exports["RENDER_API_URL"] + "/services",
+        headers={"Authorization": f"Bearer {exports['RENDER_API_KEY']}"},
+    )
+    assert response.status_code == 200
+    assert [p.name for p in tmp_path.iterdir()] == ["sim.env"]  # no temporary left behind
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=15)
+    assert proc.returncode == 0 and not env_file.exists()
+
+
+def test_env_file_in_a_missing_folder_is_exit_2_before_listening(tmp_path: Path) -> None:
+    """--env-file where it cannot be written: one line, exit 2, nothing printed on stdout."""
+    from releaser.cli.main import main
+
+    target = tmp_path / "no" / "sim.env"
+    result = CliRunner().invoke(main, ["sim", "serve", "--env-file", str(target)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --env-file ") and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_serve_on_a_busy_port_is_one_error_line_exit_3(busy_port: int) -> None:
