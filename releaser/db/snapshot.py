@@ -48,7 +48,7 @@ from releaser.db.pgtools import (
 )
 from releaser.db.progress import Reporter
 from releaser.db.storage import Store
-from releaser.errors import EnvironmentProblem, ReleaserError
+from releaser.errors import EnvironmentProblem, NotFoundError, ReleaserError
 
 if TYPE_CHECKING:
     import psycopg
@@ -77,7 +77,11 @@ def _free_id(store: Store, name: str, when: datetime) -> str:
     """A snapshot id with nothing stored under it yet."""
     for _ in range(5):
         snapshot_id = new_snapshot_id(name, when)
-        if not store.list(snapshot_id + "/"):
+        try:
+            taken = store.list(snapshot_id + "/")
+        except NotFoundError:  # a store not created yet holds no snapshot at all
+            return snapshot_id
+        if not taken:
             return snapshot_id
     raise EnvironmentProblem(
         "could not find a free snapshot id", "Check the store listing; then try again"

@@ -163,8 +163,9 @@ def test_url_expiring_mid_download_is_retried_once_then_exit_3(
     assert first.query["signature"] != second.query["signature"] or (
         first.query["expires"] != second.query["expires"]
     )
-    listed = json.loads(run_cli("db", "list", "--to", file_store, "-o", "json").stdout)
-    assert listed["render_drills"] == []
+    # Nothing was written: not even the store's folder exists, so listing it is exit 2.
+    listed = run_cli("db", "list", "--to", file_store)
+    assert listed.exit_code == 2 and "does not exist" in listed.stderr
 
 
 def test_expired_url_is_refused_by_the_simulator(render_pg: tuple[Any, str]) -> None:
