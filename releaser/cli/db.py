@@ -105,10 +105,15 @@ def _fail_if(checks: list[Check], what: str) -> None:
 
 def _warn_password(*args: tuple[str, str | None]) -> None:
     """Warn (stderr) about DSN arguments that put a password in ps for everyone."""
-    from releaser.db.dsn import PASSWORD_WARNING, password_on_command_line
+    from releaser.db.dsn import PASSWORD_WARNING, parse_dsn, password_on_command_line
+    from releaser.errors import ReleaserError
 
     for what, value in args:
         if value and password_on_command_line(value):
+            try:
+                parse_dsn(value)
+            except ReleaserError:
+                continue  # its one error line comes next; a warning would make it two
             click.echo(PASSWORD_WARNING.format(what=what), err=True)
 
 

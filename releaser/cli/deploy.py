@@ -114,14 +114,16 @@ def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -
 
 def _write_report(path: Path, markdown: str) -> None:
     """Write the markdown report; whatever happens to the file, the verdict stands."""
+    from releaser.errors import ReleaserError
     from releaser.files import write_private
     from releaser.output import say
 
     try:
         write_private(path, markdown)
-    except OSError as exc:
+    except (OSError, ReleaserError) as exc:
         # The deploy happened: its outcome and exit code matter more than the file.
-        say(f"Warning: could not write the report to {path} ({exc.strerror}); see below.")
+        why = exc.strerror if isinstance(exc, OSError) else exc.message
+        say(f"Warning: could not write the report to {path} ({why}); see below.")
 
 
 def _run_deploy(
