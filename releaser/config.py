@@ -98,9 +98,16 @@ class DatabaseConfig(_Strict):
         return parse_duration(self.max_backup_age, "max_backup_age")
 
 
+class StateConfig(_Strict):
+    """Where release locks and the ledger live (``RELEASER_STATE_DSN`` wins over ``dsn``)."""
+
+    dsn: str | None = None  # PostgreSQL, shared by every machine; unset: .releaser/ (local)
+
+
 class Config(_Strict):
     services: dict[str, ServiceRules] = Field(default_factory=dict)
     databases: dict[str, DatabaseConfig] = Field(default_factory=dict)
+    state: StateConfig = Field(default_factory=StateConfig)
     path: Path | None = Field(default=None, exclude=True)
 
     def rules_for(self, *names: str | None) -> ServiceRules:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-_LEAKY_PREFIXES = ("RENDER_", "AWS_", "PG", "RELEASER_CONFIG")
+_LEAKY_PREFIXES = ("RENDER_", "AWS_", "PG", "RELEASER_CONFIG", "RELEASER_STATE", "GITHUB_")
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from releaser.cli.common import output_option
+from releaser.cli.guard import audited, hold, note
 
 if TYPE_CHECKING:
     from releaser.db.checks import Check
@@ -253,6 +254,7 @@ def verify(snapshot_id: str, to: str | None, endpoint_url: str | None, output: s
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
 @click.option("--workdir", metavar="DIR", help="Where to download the archive (default: TMPDIR).")
 @output_option
+@audited("db restore")
 def restore(
     snapshot_id: str,
     to: str | None,
@@ -300,6 +302,8 @@ def restore(
             for number, step in enumerate(plan.steps, 1):
                 click.echo(f"  {number}. {step}")
         return
+    hold(f"db:{target_dsn.masked}")
+    note(from_ref=snapshot_id, to_ref=target_dsn.masked)
     if is_tty() and not yes:
         for step in plan.steps:
             say(f"  - {step}")
@@ -337,6 +341,7 @@ def restore(
 @jobs_option
 @click.option("--workdir", metavar="DIR", help="Where to download the archive (default: TMPDIR).")
 @output_option
+@audited("db drill")
 def drill(
     source: str,
     to: str | None,
@@ -374,6 +379,7 @@ def drill(
     store = resolve_store(to, config, database=source, endpoint_url=endpoint_url)
     server = parse_dsn(env_value(target_server)) if target_server else None
     src = resolve_source(source, config)
+    hold(f"db:{src.name}")
     result = run_drill(
         store,
         source=src.dsn,
@@ -388,6 +394,8 @@ def drill(
     if report_path:
         Path(report_path).write_text(drill_markdown(result), encoding="utf-8")
     ev = result.evidence
+    note(to_ref=ev.snapshot_id, verdict="passed" if ev.passed else "failed")
+    note(report=drill_markdown(result))
     if output == "json":
         print_json(
             {
@@ -436,6 +444,7 @@ def drill(
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
 @output_option
+@audited("db prune")
 def prune(
     to: str | None,
     endpoint_url: str | None,
@@ -463,6 +472,7 @@ def prune(
 
     store = resolve_store(to, _config(), endpoint_url=endpoint_url)
     max_age_seconds = parse_duration(max_age, "--max-age") if max_age else None
+    hold(f"store:{store.url}", skip=dry_run)
     decisions = plan_prune(store, keep=keep, max_age_seconds=max_age_seconds)
     to_delete = [d for d in decisions if d.action == "delete"]
     if not dry_run and to_delete and is_tty() and not yes:
@@ -472,6 +482,7 @@ def prune(
         click.confirm(f"Delete {len(to_delete)} snapshots from {store.url}?", abort=True, err=True)
     if not dry_run:
         decisions = apply_prune(store, decisions)
+        note(detail={"deleted": [d.entry.snapshot_id for d in decisions if d.action == "deleted"]})
     rows = [
         {
             "snapshot_id": d.entry.snapshot_id,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from releaser.cli.common import output_option, render_client
+from releaser.cli.guard import audited, hold, note
 
 if TYPE_CHECKING:
     from releaser.release.deploy import DeployOptions
@@ -102,6 +103,8 @@ def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -
     from releaser.output import print_json
     from releaser.release.report import render_markdown, render_text
 
+    note(from_ref=report.previous_deploy_id, to_ref=report.deploy_id, verdict=report.outcome)
+    note(report=render_markdown(report))
     if report_path:
         Path(report_path).write_text(render_markdown(report), encoding="utf-8")
     if output == "json":
@@ -137,6 +140,7 @@ def _run_deploy(
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
+        hold(svc.id, svc.name, skip=dry_run)
         if promote_from is not None:
             from releaser.release.promote import promotion_options
 
@@ -163,6 +167,7 @@ def _run_deploy(
 @click.option("--deploy-only", is_flag=True, help="Redeploy the last build, without building.")
 @click.option("--clear-cache", is_flag=True, help="Clear the build cache first.")
 @_deploy_options
+@audited("deploy")
 def deploy(
     service: str,
     commit: str | None,
@@ -212,6 +217,7 @@ def deploy(
 @click.option("--from", "from_service", required=True, help="The staging service (verified).")
 @click.option("--to", "to_service", required=True, help="The production service.")
 @_deploy_options
+@audited("promote")
 def promote(
     from_service: str,
     to_service: str,
@@ -250,6 +256,7 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
     from releaser.output import print_json
     from releaser.release.report import render_rollback_text
 
+    note(from_ref=report.live_deploy_id, to_ref=report.target_deploy_id, verdict=report.outcome)
     if output == "json":
         print_json(report.model_dump(mode="json"))
     else:
@@ -275,6 +282,7 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @output_option
+@audited("rollback")
 def rollback(
     service: str,
     to: str,
@@ -303,6 +311,7 @@ def rollback(
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
+        hold(svc.id, svc.name, skip=dry_run)
         rules = config.rules_for(svc.id, svc.name)
         plan = plan_rollback(client, svc, to, keep_autodeploy=keep_autodeploy, rules=rules)
         if dry_run:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from releaser.cli.common import output_option, render_client
+from releaser.cli.guard import audited, hold, note
 
 if TYPE_CHECKING:
     from releaser.config import ServiceRules
@@ -172,6 +173,7 @@ def env_diff(service: str, env_file: Path, output: str) -> None:
 )
 @_backup_dir_option
 @output_option
+@audited("env set")
 def env_set(
     service: str,
     assignments: tuple[str, ...],
@@ -212,6 +214,7 @@ def env_set(
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
+        hold(svc.id, svc.name, skip=dry_run)
         rules = config.rules_for(svc.id, svc.name)
         prepared = prepare_set(svc, read_service_env(client, svc), rules, sets, list(unset))
         _show_plan(prepared, output)
@@ -239,6 +242,7 @@ def env_set(
 @_deploy_option
 @_backup_dir_option
 @output_option
+@audited("env restore")
 def env_restore(
     service: str,
     backup_file: Path,
@@ -262,6 +266,7 @@ def env_restore(
     backup = read_backup(backup_file)  # bad file: exit 2 before any API call
     with render_client() as client:
         svc = client.resolve_service(service)
+        hold(svc.id, svc.name, skip=dry_run)
         prepared = prepare_restore(svc, read_service_env(client, svc), backup)
         _show_plan(prepared, output)
         _apply(
@@ -358,6 +363,8 @@ def _apply(
 def _report(result: EnvChangeResult, output: str) -> None:
     from releaser.output import print_json, say
 
+    plan, keys = result.plan, ("added", "changed", "removed")  # keys only, never values
+    note(detail={k: list(getattr(plan, k)) for k in keys} | {"written": result.written})
     if result.backup_path:
         say(f"Saved the previous variables to {result.backup_path} (mode 0600: it holds secrets).")
     if result.written:

@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "promote": "releaser.cli.deploy:promote",
     "db": "releaser.cli.db:db",
     "sim": "releaser.cli.sim:sim",
+    "lock": "releaser.cli.state:lock",
+    "ledger": "releaser.cli.state:ledger",
 }
 
 
