@@ -257,6 +257,7 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
     from releaser.release.report import render_rollback_text
 
     note(from_ref=report.live_deploy_id, to_ref=report.target_deploy_id, verdict=report.outcome)
+    note(detail={"deploy_id": report.rollback_deploy_id} if report.rollback_deploy_id else None)
     if output == "json":
         print_json(report.model_dump(mode="json"))
     else:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from releaser.errors import EnvironmentProblem
+from releaser.errors import EnvironmentProblem, ReleaserError
 from releaser.state.models import LedgerEntry, LockHolder
 
 if TYPE_CHECKING:
@@ -63,6 +63,34 @@ def open_store(config: Config | None) -> StateStore:
     from releaser.state.local import SqliteStore
 
     return SqliteStore()
+
+
+def ledger_by_deploy(config: Config | None, service: str) -> dict[str, LedgerEntry]:
+    """The ledger's entries for ``service`` keyed by the Render deploy they created.
+
+    For read-only commands: never creates a local state file, and an unreachable backend
+    is a warning, not a failure (Render's own history still answers).
+    """
+    from releaser.output import say
+    from releaser.state.local import DEFAULT_STATE_DIR
+
+    if not state_dsn(config) and not (DEFAULT_STATE_DIR / "state.db").exists():
+        return {}
+    try:
+        store = open_store(config)
+        try:
+            entries = store.entries(service)
+        finally:
+            store.close()
+    except ReleaserError as exc:
+        say(f"Warning: the ledger is not shown: {exc.one_line()}")
+        return {}
+    by_deploy: dict[str, LedgerEntry] = {}
+    for entry in entries:
+        deploy_id = entry.detail.get("deploy_id") or entry.to_ref
+        if isinstance(deploy_id, str) and deploy_id.startswith("dep-"):
+            by_deploy[deploy_id] = entry
+    return by_deploy
 
 
 def acquire(

@@ -80,6 +80,20 @@ def test_every_write_of_a_ci_session_is_in_the_ledger_with_who_where_and_verdict
         dump = str(conn.execute("SELECT * FROM releaser_ledger").fetchall())
     assert SECRET not in dump
 
+    shown = run_cli("history", "web", "--limit", "5")  # the ledger beside Render's deploys
+    assert shown.exit_code == 0, shown.stderr
+    rows = shown.stdout.splitlines()
+    [deploy_row] = [r for r in rows if str(deploy["to_ref"]) in r]
+    assert "octocat" in deploy_row and "healthy (deploy)" in deploy_row
+    [rollback_row] = [r for r in rows if "↩ rollback" in r]
+    assert "octocat" in rollback_row and "healthy (rollback)" in rollback_row
+    [untouched] = [r for r in rows if LIVE in r]
+    assert "octocat" not in untouched
+    as_json = json.loads(run_cli("history", "web", "-o", "json").stdout)
+    mine = {d["id"]: d["ledger"] for d in as_json if d["ledger"]}
+    assert mine[deploy["to_ref"]]["ci_url"] == RUN_URL
+    assert len(mine) == 2
+
 
 def test_a_refused_deploy_is_recorded_with_its_verdict(
     state_dsn: str, start_sim: Start, run_cli: Run
