@@ -98,6 +98,27 @@ class DatabaseConfig(_Strict):
         return parse_duration(self.max_backup_age, "max_backup_age")
 
 
+class MigrateStep(_Strict):
+    """A one-off job run before any deploy of a release (e.g. the schema migration)."""
+
+    service: str = Field(min_length=1)  # whose image and env the job runs with
+    command: str = Field(min_length=1)
+
+
+class ReleasePlan(_Strict):
+    """Services released together, in this order, sharing one commit."""
+
+    services: list[str] = Field(min_length=1)
+    migrate: MigrateStep | None = None
+
+    @field_validator("services")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a service is listed twice")
+        return value
+
+
 class StateConfig(_Strict):
     """Where release locks and the ledger live (``RELEASER_STATE_DSN`` wins over ``dsn``)."""
 
@@ -108,6 +129,7 @@ class Config(_Strict):
     services: dict[str, ServiceRules] = Field(default_factory=dict)
     databases: dict[str, DatabaseConfig] = Field(default_factory=dict)
     state: StateConfig = Field(default_factory=StateConfig)
+    releases: dict[str, ReleasePlan] = Field(default_factory=dict)
     path: Path | None = Field(default=None, exclude=True)
 
     def rules_for(self, *names: str | None) -> ServiceRules:

@@ -28,11 +28,9 @@ class Guard:
     def __init__(self, action: str, lock_timeout: float) -> None:
         self.action = action
         self.lock_timeout = lock_timeout
-        self.service: str | None = None
-        self.service_name: str | None = None
-        self.noted: dict[str, Any] = {}
+        self.held: list[tuple[str, str | None, Any]] = []  # (service, name, lock)
+        self.noted: dict[str | None, dict[str, Any]] = {}  # per service; None: every one
         self._store: Any = None
-        self._lock: Any = None
         self._actor: Any = None
 
     def take(self, service: str, service_name: str | None) -> None:
@@ -41,10 +39,11 @@ class Guard:
         from releaser.state.models import LockHolder
         from releaser.state.store import acquire, open_store
 
-        if self._lock is not None:
-            return  # one lock per command run
-        self._store = open_store(load_config())
-        self._actor = current_actor()
+        if any(service == held for held, _, _ in self.held):
+            return
+        if self._store is None:
+            self._store = open_store(load_config())
+            self._actor = current_actor()
         holder = LockHolder(
             service=service,
             service_name=service_name,
@@ -54,35 +53,46 @@ class Guard:
             **self._actor.model_dump(),
         )
         try:
-            self._lock = acquire(self._store, holder, self.lock_timeout)
+            lock = acquire(self._store, holder, self.lock_timeout)
         except BaseException:
-            self._store.close()
+            self._release_all()
             raise
-        self.service, self.service_name = service, service_name
+        self.held.append((service, service_name, lock))
+
+    def _release_all(self) -> None:
+        for _, _, lock in self.held:
+            lock.release()
+        self.held = []
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def finish(self, exit_code: int, error: str | None) -> None:
-        """Append the ledger entry, then release the lock (even when the append fails)."""
+        """Append one ledger entry per locked service, then release (even if appends fail)."""
         from releaser.output import say
         from releaser.state.models import LedgerEntry
 
-        if self._lock is None or self.service is None:
+        if not self.held:
             return
+        common = self.noted.get(None, {})
         try:
-            detail = dict(self.noted.pop("detail", {}))
-            if error:
-                detail["error"] = error
-            entry = LedgerEntry(
-                at=datetime.now(UTC),
-                service=self.service,
-                service_name=self.service_name,
-                action=self.action,
-                verdict=self.noted.pop("verdict", None) or VERDICTS.get(exit_code, "error"),
-                exit_code=exit_code,
-                detail=detail,
-                **self.noted,
-                **self._actor.model_dump(),
-            )
-            self._store.append(entry)
+            for service, service_name, _ in self.held:
+                fields = {**common, **self.noted.get(service, {})}
+                detail = dict(fields.pop("detail", {}))
+                if error:
+                    detail["error"] = error
+                entry = LedgerEntry(
+                    at=datetime.now(UTC),
+                    service=service,
+                    service_name=service_name,
+                    action=self.action,
+                    verdict=fields.pop("verdict", None) or VERDICTS.get(exit_code, "error"),
+                    exit_code=exit_code,
+                    detail=detail,
+                    **fields,
+                    **self._actor.model_dump(),
+                )
+                self._store.append(entry)
             if self._store.local_only and exit_code == 0:  # errors stay the last line alone
                 say(
                     f"Ledger: recorded in {self._store.where} (lock is local only: set "
@@ -92,9 +102,7 @@ class Guard:
             # The write itself is done: its exit code stands, the gap is said out loud.
             say(f"Warning: this {self.action} is NOT in the ledger: {exc.one_line()}")
         finally:
-            self._lock.release()
-            self._store.close()
-            self._lock = None
+            self._release_all()
 
 
 def _exit_code_of(exc: BaseException) -> tuple[int, str | None]:
@@ -152,8 +160,12 @@ def hold(service: str, service_name: str | None = None, *, skip: bool = False) -
         guard.take(service, service_name)
 
 
-def note(**fields: Any) -> None:
-    """Say what the write did for its ledger entry: from_ref, to_ref, verdict, detail, report."""
+def note(service: str | None = None, **fields: Any) -> None:
+    """Say what the write did for its ledger entry: from_ref, to_ref, verdict, detail, report.
+
+    ``service``: for that service's entry only (a release locks several); default: all.
+    """
     guard = _guard()
     if guard is not None:
-        guard.noted.update({k: v for k, v in fields.items() if v is not None})
+        noted = guard.noted.setdefault(service, {})
+        noted.update({k: v for k, v in fields.items() if v is not None})

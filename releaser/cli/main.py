@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "promote": "releaser.cli.deploy:promote",
     "db": "releaser.cli.db:db",
     "sim": "releaser.cli.sim:sim",
+    "release": "releaser.cli.release:release",
     "lock": "releaser.cli.state:lock",
     "ledger": "releaser.cli.state:ledger",
 }

@@ -16,7 +16,6 @@ from psycopg import sql
 from releaser.sim import SimServer, load_scenario
 
 ADMIN_DSN = os.environ.get("RELEASER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-WEB = "srv-hjtl316kyssqmyi4ywa3"  # demo scenario: "web"
 
 
 def _with_dbname(dsn: str, name: str) -> str:
@@ -46,10 +45,11 @@ def start_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SimServ
     """Start a fast simulator and point RENDER_* at it; stopped after the test."""
     servers: list[SimServer] = []
 
-    def start(scenario: str = "demo", **kwargs: Any) -> SimServer:
+    def start(scenario: Any = "demo", **kwargs: Any) -> SimServer:
         kwargs.setdefault("rate_limits", False)
         kwargs.setdefault("time_scale", 40.0)
-        server = SimServer(load_scenario(scenario), port=0, **kwargs).start()
+        loaded = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        server = SimServer(loaded, port=0, **kwargs).start()
         servers.append(server)
         monkeypatch.setenv("RENDER_API_URL", server.url)
         monkeypatch.setenv("RENDER_API_KEY", server.api_key)

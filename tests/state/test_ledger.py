@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from click.testing import Result
-from conftest import WEB
+from statehelp import WEB
 
 from releaser.sim import SimServer
 from releaser.state.local import SqliteStore

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from conftest import WEB
+from statehelp import WEB
 
 from releaser.sim import SimServer
 from releaser.state.local import SqliteStore
