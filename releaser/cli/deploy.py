@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from releaser.cli.common import output_option, render_client
-from releaser.cli.guard import audited, hold, note
+from releaser.cli.guard import audited, ci_annotations, hold, note
 
 if TYPE_CHECKING:
     from releaser.release.deploy import DeployOptions
@@ -104,7 +104,7 @@ def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -
     from releaser.release.report import render_markdown, render_text
 
     note(from_ref=report.previous_deploy_id, to_ref=report.deploy_id, verdict=report.outcome)
-    note(report=render_markdown(report))
+    note(report=render_markdown(report), annotations=ci_annotations(report.checks, report.warnings))
     if report_path:
         Path(report_path).write_text(render_markdown(report), encoding="utf-8")
     if output == "json":

@@ -29,6 +29,7 @@ class Guard:
         self.action = action
         self.lock_timeout = lock_timeout
         self.held: list[tuple[str, str | None, Any]] = []  # (service, name, lock)
+        self.labels: list[str] = []  # the services this run locked, for messages
         self.noted: dict[str | None, dict[str, Any]] = {}  # per service; None: every one
         self._store: Any = None
         self._actor: Any = None
@@ -58,6 +59,23 @@ class Guard:
             self._release_all()
             raise
         self.held.append((service, service_name, lock))
+        self.labels.append(service_name or service)
+
+    def report_outcome(self, exit_code: int, error: str | None, notify_url: str | None) -> None:
+        """Ledger (and lock release), then GitHub Actions files, then the webhook."""
+        from releaser.cli.ci import notify, outcome_outputs, publish_github
+
+        self.finish(exit_code, error)
+        noted = self.noted.get(None, {})
+        outputs = outcome_outputs(self.action, exit_code, noted, error)
+        annotations = list(noted.get("annotations", []))
+        if exit_code != 0 and error:
+            annotations.append(("error", error))
+        publish_github(os.environ, outputs, noted.get("report"), annotations)
+        if notify_url:
+            from releaser.state.identity import current_actor
+
+            notify(notify_url, outputs, ", ".join(self.labels), current_actor().ci_url)
 
     def _release_all(self) -> None:
         for _, _, lock in self.held:
@@ -79,6 +97,7 @@ class Guard:
             for service, service_name, _ in self.held:
                 fields = {**common, **self.noted.get(service, {})}
                 detail = dict(fields.pop("detail", {}))
+                fields.pop("annotations", None)  # for CI only
                 if error:
                     detail["error"] = error
                 entry = LedgerEntry(
@@ -117,32 +136,43 @@ def _exit_code_of(exc: BaseException) -> tuple[int, str | None]:
     return EXIT_ENVIRONMENT, f"unexpected {type(exc).__name__}"
 
 
-def audited(action: str) -> Callable[[F], F]:
-    """Decorate a write command: adds --lock-timeout; records the run in the ledger."""
+def audited(action: str, *, lock: bool = True) -> Callable[[F], F]:
+    """Decorate a command: --notify and CI outcome reporting; with ``lock`` (write commands)
+    also --lock-timeout and the ledger."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        def wrapper(*args: Any, lock_timeout: str, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, notify: str | None, **kwargs: Any) -> Any:
+            from releaser.cli.ci import resolve_notify_url
             from releaser.durations import parse_duration
 
-            guard = Guard(action, parse_duration(lock_timeout, "--lock-timeout"))
+            timeout = parse_duration(kwargs.pop("lock_timeout", "0"), "--lock-timeout")
+            url = resolve_notify_url(notify)  # a bad --notify: exit 2 before any write
+            guard = Guard(action, timeout)
             click.get_current_context().meta[_META_KEY] = guard
             try:
                 result = func(*args, **kwargs)
             except BaseException as exc:
-                guard.finish(*_exit_code_of(exc))
+                guard.report_outcome(*_exit_code_of(exc), url)
                 raise
-            guard.finish(0, None)
+            guard.report_outcome(0, None, url)
             return result
 
-        option = click.option(
-            "--lock-timeout",
-            default="0",
-            show_default=True,
-            help="Wait this long (e.g. 10m) for another releaser's lock on the service; "
-            "then exit 3 naming the holder.",
-        )
-        return option(wrapper)  # type: ignore[return-value]
+        decorated = click.option(
+            "--notify",
+            metavar="URL",
+            default=None,
+            help="Post the verdict to this Slack-compatible webhook (or env:VAR holding it).",
+        )(wrapper)
+        if lock:
+            decorated = click.option(
+                "--lock-timeout",
+                default="0",
+                show_default=True,
+                help="Wait this long (e.g. 10m) for another releaser's lock on the service; "
+                "then exit 3 naming the holder.",
+            )(decorated)
+        return decorated  # type: ignore[return-value]
 
     return decorate
 
@@ -158,6 +188,13 @@ def hold(service: str, service_name: str | None = None, *, skip: bool = False) -
     guard = _guard()
     if guard is not None and not skip:
         guard.take(service, service_name)
+
+
+def ci_annotations(checks: Any, warnings: Any = ()) -> list[tuple[str, str]]:
+    """FAIL and WARN lines as CI annotations: [("error", "name: detail"), ...]."""
+    level = {"FAIL": "error", "WARN": "warning"}
+    found = [(level[c.status], f"{c.name}: {c.detail}") for c in checks if c.status in level]
+    return found + [("warning", str(w)) for w in warnings]
 
 
 def note(service: str | None = None, **fields: Any) -> None:

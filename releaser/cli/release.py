@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from releaser.cli.common import output_option, render_client
-from releaser.cli.guard import audited, hold, note
+from releaser.cli.guard import audited, ci_annotations, hold, note
 
 if TYPE_CHECKING:
     from releaser.release.deploy import DeployOptions
@@ -148,7 +148,7 @@ def _finish(report: ReleaseReport, output: str, report_path: str | None) -> None
     from releaser.release.multi import render_release_markdown
 
     markdown = render_release_markdown(report)
-    note(report=markdown)
+    note(report=markdown, verdict=report.outcome, annotations=ci_annotations(report.checks))
     if report_path:
         Path(report_path).write_text(markdown, encoding="utf-8")
     if output == "json":
