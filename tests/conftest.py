@@ -30,8 +30,9 @@ def sim_factory() -> Iterator[Callable[..., Any]]:
 
     servers: list[Any] = []
 
-    def start(scenario: str = "demo", **kwargs: Any) -> Any:
-        server = SimServer(load_scenario(scenario), port=0, **kwargs).start()
+    def start(scenario: Any = "demo", **kwargs: Any) -> Any:
+        loaded = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        server = SimServer(loaded, port=0, **kwargs).start()
         servers.append(server)
         return server
 

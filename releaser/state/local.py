@@ -20,6 +20,7 @@ from typing import Any
 
 from releaser.errors import ConfigError, EnvironmentProblem
 from releaser.state.models import LedgerEntry, LockHolder
+from releaser.state.store import pending_migrations
 
 DEFAULT_STATE_DIR = Path(".releaser")
 
@@ -128,14 +129,8 @@ class SqliteStore:
             self._db.execute("CREATE TABLE IF NOT EXISTS releaser_schema (version int NOT NULL)")
             row = self._db.execute("SELECT max(version) FROM releaser_schema").fetchone()
             current = row[0] if row and row[0] is not None else 0
-            if current > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"{self.where} has schema v{current}, newer than this releaser knows "
-                    f"(v{SCHEMA_VERSION})",
-                    "Upgrade releaser on this machine",
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[version - 1]:
+            for version, statements in pending_migrations(current, MIGRATIONS, self.where):
+                for statement in statements:
                     self._db.execute(statement)
                 self._db.execute("INSERT INTO releaser_schema (version) VALUES (?)", (version,))
             self._db.execute("COMMIT")

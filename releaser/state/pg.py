@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from releaser.errors import ConfigError, EnvironmentProblem
 from releaser.state.models import LedgerEntry, LockHolder
+from releaser.state.store import pending_migrations
 
 # pg_advisory_lock(int4, int4): the first key says "releaser", the second is the service.
 LOCK_NAMESPACE = 0x52454C31  # "REL1"
@@ -127,14 +128,9 @@ class PostgresStore:
                 )
                 row = self._conn.execute("SELECT max(version) FROM releaser_schema").fetchone()
                 current = row[0] if row and row[0] is not None else 0
-                if current > SCHEMA_VERSION:
-                    raise ConfigError(
-                        f"the state database ({self.where}) has schema v{current}, newer than "
-                        f"this releaser knows (v{SCHEMA_VERSION})",
-                        "Upgrade releaser on this machine",
-                    )
-                for version in range(current + 1, SCHEMA_VERSION + 1):
-                    for statement in MIGRATIONS[version - 1]:
+                where = f"the state database ({self.where})"
+                for version, statements in pending_migrations(current, MIGRATIONS, where):
+                    for statement in statements:
                         self._conn.execute(statement)
                     self._conn.execute(
                         "INSERT INTO releaser_schema (version) VALUES (%s)", (version,)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from releaser.errors import EnvironmentProblem, ReleaserError
+from releaser.errors import ConfigError, EnvironmentProblem, ReleaserError
 from releaser.state.models import LedgerEntry, LockHolder
 
 if TYPE_CHECKING:
@@ -46,6 +46,22 @@ class StateStore(Protocol):
     ) -> list[LedgerEntry]: ...
 
     def close(self) -> None: ...
+
+
+def pending_migrations(
+    current: int, migrations: list[list[str]], where: str
+) -> list[tuple[int, list[str]]]:
+    """The (version, statements) a backend at schema ``current`` still needs, oldest first.
+
+    A schema newer than this releaser knows is refused: an old releaser must not write a
+    ledger it does not understand.
+    """
+    if current > len(migrations):
+        raise ConfigError(
+            f"{where} has schema v{current}, newer than this releaser knows (v{len(migrations)})",
+            "Upgrade releaser on this machine",
+        )
+    return [(v, migrations[v - 1]) for v in range(current + 1, len(migrations) + 1)]
 
 
 def state_dsn(config: Config | None) -> str | None:

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from releaser.sim import SimServer, load_scenario
+from releaser.sim import SimServer
 
 ADMIN_DSN = os.environ.get("RELEASER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -41,24 +41,21 @@ def state_dsn(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def start_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SimServer]]:
-    """Start a fast simulator and point RENDER_* at it; stopped after the test."""
-    servers: list[SimServer] = []
+def start_sim(
+    sim_factory: Callable[..., SimServer], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., SimServer]:
+    """Start a fast simulator (a scenario name or object) and point RENDER_* at it."""
 
     def start(scenario: Any = "demo", **kwargs: Any) -> SimServer:
         kwargs.setdefault("rate_limits", False)
         kwargs.setdefault("time_scale", 40.0)
-        loaded = load_scenario(scenario) if isinstance(scenario, str) else scenario
-        server = SimServer(loaded, port=0, **kwargs).start()
-        servers.append(server)
-        monkeypatch.setenv("RENDER_API_URL", server.url)
-        monkeypatch.setenv("RENDER_API_KEY", server.api_key)
+        server = sim_factory(scenario, **kwargs)
+        for name, value in (("URL", server.url), ("KEY", server.api_key)):
+            monkeypatch.setenv(f"RENDER_API_{name}", value)
         monkeypatch.setenv("RENDER_OWNER_ID", server.owner_id)
         return server
 
-    yield start
-    for server in servers:
-        server.stop()
+    return start
 
 
 @pytest.fixture
