@@ -25,7 +25,7 @@ from releaser.release.rollback import (
 )
 from releaser.release.watch import ServerClock
 from releaser.render.client import RenderClient
-from releaser.render.models import Service
+from releaser.render.models import Job, Service
 
 Progress = Callable[[str], None]
 JOB_POLL_SECONDS = 2.0
@@ -227,20 +227,25 @@ def _autodeploy_back(
 def _migrate(
     client: RenderClient, service: str, command: str, timeout: float, progress: Progress
 ) -> MigrationResult:
+    """Run the one-off job, print its log lines as they come, and wait for its exit status."""
     svc = client.resolve_service(service)
     started = time.monotonic()
     job = client.create_job(svc.id, command)
     progress(f"migration job {job.id} on {svc.label}: {command}")
+    owner = client.owner_id_for(svc)
+    seen: set[str] = set()
     status = job.status or "pending"
-    while status not in ("succeeded", "failed", "canceled"):
+    while True:
+        _job_logs(client, owner, job, seen, progress)
+        if status in ("succeeded", "failed", "canceled"):
+            break
         if time.monotonic() - started > timeout:
             status = "timed out"
             break
         time.sleep(JOB_POLL_SECONDS)
         job = client.get_job(svc.id, job.id)
-        if job.status != status:
-            progress(f"migration job {job.id}: {job.status}")
         status = job.status or status
+    progress(f"migration job {job.id}: {status}")
     return MigrationResult(
         service_id=svc.id,
         command=command,
@@ -248,6 +253,21 @@ def _migrate(
         status=status,
         seconds=round(time.monotonic() - started, 1),
     )
+
+
+def _job_logs(
+    client: RenderClient, owner: str, job: Job, seen: set[str], progress: Progress
+) -> None:
+    """Print the job's log lines not printed yet; logs are evidence, not a reason to fail."""
+    if job.created_at is None:
+        return
+    try:
+        for entry in client.iter_logs(owner, job.id, start_time=job.created_at, max_entries=500):
+            if entry.id not in seen:
+                seen.add(entry.id)
+                progress(f"  [job] {entry.message}")
+    except ReleaserError as exc:
+        progress(f"migration job logs unavailable: {exc.one_line()}")
 
 
 def _roll_back(

@@ -651,10 +651,11 @@ class SimState:
             succeeds=succeeds,
         )
         service.jobs.append(job)
-        word = "succeeded" if succeeds else "failed with exit status 1"
-        self.logs.add(
-            job.finished_at, f"job {job.id}: {start_command}: {word}", service.id, "info", "app"
-        )
+        # The job's own log lines: resource is the job id, as Render's logs API filters them.
+        self.logs.add(job.started_at, f"==> Running '{start_command}'", job.id, "info", "app")
+        ending = "==> Job succeeded" if succeeds else "==> Job failed: exited with status 1"
+        level = "info" if succeeds else "error"
+        self.logs.add(job.finished_at, ending, job.id, level, "app")
         return job
 
     def job(self, service_id: str, job_id: str) -> JobState:

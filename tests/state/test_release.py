@@ -118,6 +118,8 @@ def test_a_failed_migration_deploys_nothing(
     result = release(run_cli)
     assert result.exit_code == 1
     assert "the migration job failed: nothing was deployed" in result.stderr
+    assert "  [job] ==> Running 'python -m app.migrate'" in result.stderr  # its logs, streamed
+    assert "  [job] ==> Job failed: exited with status 1" in result.stderr
     assert not [p for m, p in writes(sim) if p.endswith("/deploys")]
     assert live_id(sim, "web") == WEB_LIVE
     assert autodeploy(sim, "web") == "yes" and autodeploy(sim, "worker") == "yes"
