@@ -84,7 +84,7 @@ def release(
     options = _watch_options(timeout, soak, False, False, commit=commit, image=image)
     with render_client() as client:
         services = [client.resolve_service(s) for s in config.releases[name].services]
-        for svc in services:
+        for svc in sorted(services, key=lambda s: s.id):  # one order: no two releases deadlock
             hold(svc.id, svc.name, skip=dry_run)
         select = _selector(changed_since, commit or "HEAD") if changed_since else None
         run, stop = plan_release(client, config, name, services, options, select)

@@ -133,6 +133,8 @@ def acquire(
     label = holder.service_name or holder.service
     by = current[0].describe() if current else "another releaser that is starting up"
     waited = f" after waiting {timeout:g}s" if timeout else ""
+    if store.local_only:
+        waited += " (a local lock: this machine only)"
     raise LockHeld(
         f"{label} is locked by {by}{waited}",
         "Wait for it to finish (or pass --lock-timeout 10m); if that holder is gone, "
