@@ -137,6 +137,7 @@ def run_report_dry(run: ReleaseRun, options: DeployOptions) -> ReleaseReport:
         summary=f"would release {options.what} to {names}"
         + (f" after the migration `{run.plan.migrate.command}`" if run.plan.migrate else ""),
         deployed=options.what,
+        checks=run.checks,
         services=run.results,
     )
 

@@ -70,6 +70,7 @@ class ReleaseRun:
     services: list[Service]
     plans: list[DeployPlan] = field(default_factory=list)
     results: list[ServiceResult] = field(default_factory=list)
+    checks: list[CheckLine] = field(default_factory=list)  # every service's go-no-go, as one
 
 
 def plan_release(
@@ -89,7 +90,7 @@ def plan_release(
         )
     chosen = [s for s, r in zip(services, run.results, strict=True) if r.included]
     run.plans = [plan_deploy(client, config, svc, options) for svc in chosen]
-    checks = [
+    run.checks = checks = [
         CheckLine(
             name=f"{p.service.name or p.service.id}: {c.name}", status=c.status, detail=c.detail
         )

@@ -167,8 +167,10 @@ def test_changed_since_picks_services_by_root_dir_and_build_filter(
     assert picked.exit_code == 0, picked.stderr
     assert "include worker: 1 changed file(s) in build filter" in picked.stderr
     assert "shared/db.py" in picked.stderr
-    included = {s["service_name"]: s["included"] for s in json.loads(picked.stdout)["services"]}
+    plan = json.loads(picked.stdout)
+    included = {s["service_name"]: s["included"] for s in plan["services"]}
     assert included == {"web": False, "worker": True}
+    assert plan["checks"] and all(c["name"].startswith("worker: ") for c in plan["checks"])
     assert writes(sim) == []  # a dry run writes nothing, takes no lock
     bad = run_cli("release", "shop", "--changed-since", "no-such-ref", "--dry-run")
     assert bad.exit_code == 2 and "git cannot compare no-such-ref with HEAD" in bad.stderr
