@@ -132,9 +132,38 @@ def _backup_age(value: str, name: str = "max_backup_age") -> float:
     return parse_bounded(value, name, 60.0, 365 * 86400.0)
 
 
+class MigrateStep(_Strict):
+    """A one-off job run before any deploy of a release (e.g. the schema migration)."""
+
+    service: str = Field(min_length=1)  # whose image and env the job runs with
+    command: str = Field(min_length=1)
+
+
+class ReleasePlan(_Strict):
+    """Services released together, in this order, sharing one commit."""
+
+    services: list[str] = Field(min_length=1)
+    migrate: MigrateStep | None = None
+
+    @field_validator("services")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a service is listed twice")
+        return value
+
+
+class StateConfig(_Strict):
+    """Where release locks and the ledger live (``RELEASER_STATE_DSN`` wins over ``dsn``)."""
+
+    dsn: str | None = None  # PostgreSQL, shared by every machine; unset: .releaser/ (local)
+
+
 class Config(_Strict):
     services: dict[str, ServiceRules] = Field(default_factory=dict)
     databases: dict[str, DatabaseConfig] = Field(default_factory=dict)
+    state: StateConfig = Field(default_factory=StateConfig)
+    releases: dict[str, ReleasePlan] = Field(default_factory=dict)
     path: Path | None = Field(default=None, exclude=True)
 
     def rules_for(self, *names: str | None) -> ServiceRules:

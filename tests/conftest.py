@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-_LEAKY_PREFIXES = ("RENDER_", "AWS_", "PG", "RELEASER_CONFIG")
+_LEAKY_PREFIXES = ("RENDER_", "AWS_", "PG", "RELEASER_CONFIG", "RELEASER_STATE", "GITHUB_")
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +34,9 @@ def sim_factory() -> Iterator[Callable[..., Any]]:
 
     servers: list[Any] = []
 
-    def start(scenario: str = "demo", **kwargs: Any) -> Any:
-        server = SimServer(load_scenario(scenario), port=0, **kwargs).start()
+    def start(scenario: Any = "demo", **kwargs: Any) -> Any:
+        loaded = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        server = SimServer(loaded, port=0, **kwargs).start()
         servers.append(server)
         return server
 

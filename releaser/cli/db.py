@@ -12,6 +12,7 @@ import click
 
 from releaser.cli.common import confirm_write, output_option, stdin_is_tty
 from releaser.cli.db_render import export_command, render_drill_options
+from releaser.cli.guard import audited, hold, note
 
 if TYPE_CHECKING:
     from releaser.db.checks import Check
@@ -308,6 +309,7 @@ def verify(snapshot_id: str, to: str | None, endpoint_url: str | None, output: s
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
 @click.option("--workdir", metavar="DIR", help="Where to download the archive (default: TMPDIR).")
 @output_option
+@audited("db restore")
 def restore(
     snapshot_id: str,
     to: str | None,
@@ -363,6 +365,8 @@ def restore(
         for step in plan.steps:
             say(f"  - {step}")
     confirm_write(f"Restore {snapshot_id} into {target_dsn.masked}?", yes=yes)
+    hold(f"db:{target_dsn.masked}")
+    note(from_ref=snapshot_id, to_ref=target_dsn.masked)
     outcome = run_restore(plan, store, reporter=_reporter(), workdir=workdir)
     if output == "json":
         print_json(
@@ -405,6 +409,7 @@ def restore(
 @click.option("--workdir", metavar="DIR", help="Where to download the archive (default: TMPDIR).")
 @render_drill_options
 @output_option
+@audited("db drill")
 def drill(
     source: str,
     to: str | None,
@@ -484,6 +489,7 @@ def drill(
     production = bool(src.config and src.config.production) or is_production(
         src.dsn, production_dsns(config)
     )
+    hold(f"db:{src.name}")
     result = run_drill(
         store,
         source=src.dsn,
@@ -497,6 +503,8 @@ def drill(
         production_source=production,
     )
     ev = result.evidence
+    note(to_ref=ev.snapshot_id, verdict="passed" if ev.passed else "failed")
+    note(report=drill_markdown(result))
     if output == "json":
         print_json(
             {
@@ -549,6 +557,7 @@ def drill(
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
 @output_option
+@audited("db prune")
 def prune(
     to: str | None,
     endpoint_url: str | None,
@@ -576,6 +585,7 @@ def prune(
 
     store = resolve_store(to, _config(), endpoint_url=endpoint_url)
     max_age_seconds = parse_duration(max_age, "--max-age") if max_age else None
+    hold(f"store:{store.url}", skip=dry_run)
     decisions = plan_prune(store, keep=keep, max_age_seconds=max_age_seconds)
     to_delete = [d for d in decisions if d.action == "delete"]
     if not dry_run and to_delete and not yes and stdin_is_tty():
@@ -588,6 +598,7 @@ def prune(
         confirm_write(f"Delete {len(to_delete)} snapshots from {store.url}?", yes=yes)
     if not dry_run:
         decisions = apply_prune(store, decisions)
+        note(detail={"deleted": [d.entry.snapshot_id for d in decisions if d.action == "deleted"]})
     rows = [
         {
             "snapshot_id": d.entry.snapshot_id,

@@ -17,6 +17,7 @@ from releaser.cli.common import (
     output_option,
     render_client,
 )
+from releaser.cli.guard import audited, ci_annotations, hold, note
 
 if TYPE_CHECKING:
     from releaser.release.deploy import DeployOptions
@@ -93,6 +94,8 @@ def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -
     from releaser.output import print_json
     from releaser.release.report import render_markdown, render_text
 
+    note(from_ref=report.previous_deploy_id, to_ref=report.deploy_id, verdict=report.outcome)
+    note(report=render_markdown(report), annotations=ci_annotations(report.checks, report.warnings))
     if report_path:
         _write_report(Path(report_path), render_markdown(report))
     if output == "json":
@@ -150,6 +153,7 @@ def _run_deploy(
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
+        hold(svc.id, svc.name, skip=dry_run)
         if promote_from is not None:
             from releaser.release.promote import promotion_options
 
@@ -183,6 +187,7 @@ def _run_deploy(
 @click.option("--deploy-only", is_flag=True, help="Redeploy the last build, without building.")
 @click.option("--clear-cache", is_flag=True, help="Clear the build cache first.")
 @_deploy_options
+@audited("deploy")
 def deploy(
     service: str,
     commit: str | None,
@@ -244,6 +249,7 @@ def deploy(
     help="The production service.",
 )
 @_deploy_options
+@audited("promote")
 def promote(
     from_service: str,
     to_service: str,
@@ -282,6 +288,8 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
     from releaser.output import print_json
     from releaser.release.report import render_rollback_text
 
+    note(from_ref=report.live_deploy_id, to_ref=report.target_deploy_id, verdict=report.outcome)
+    note(detail={"deploy_id": report.rollback_deploy_id} if report.rollback_deploy_id else None)
     if output == "json":
         print_json(report.model_dump(mode="json"))
     else:
@@ -307,6 +315,7 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @output_option
+@audited("rollback")
 def rollback(
     service: str,
     to: str,
@@ -337,6 +346,7 @@ def rollback(
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
+        hold(svc.id, svc.name, skip=dry_run)
         rules = config.rules_for(svc.id, svc.name)
         plan = plan_rollback(client, svc, to, keep_autodeploy=keep_autodeploy, rules=rules)
         if dry_run:

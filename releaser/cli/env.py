@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from releaser.cli.common import output_option, render_client
+from releaser.cli.guard import audited, hold, note
 
 if TYPE_CHECKING:
     from releaser.config import ServiceRules
@@ -248,6 +249,7 @@ def env_diff(service: str, env_file: Path, output: str) -> None:
 )
 @_backup_dir_option
 @output_option
+@audited("env set")
 def env_set(
     service: str,
     assignments: tuple[str, ...],
@@ -328,6 +330,7 @@ def _change(
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
+        hold(svc.id, svc.name, skip=write.dry_run)
         rules = config.rules_for(svc.id, svc.name)
         prepared = prepare_set(svc, read_service_env(client, svc), rules, sets, unsets)
         _show_plan(prepared, write.output)
@@ -347,6 +350,7 @@ def _change(
 @_deploy_option
 @_backup_dir_option
 @output_option
+@audited("env restore")
 def env_restore(
     service: str,
     backup_file: Path,
@@ -372,6 +376,7 @@ def env_restore(
     write.check_confirmable()
     with render_client() as client:
         svc = client.resolve_service(service)
+        hold(svc.id, svc.name, skip=dry_run)
         prepared = prepare_restore(svc, read_service_env(client, svc), backup)
         _show_plan(prepared, output)
         _apply(client, prepared, write)
@@ -455,6 +460,8 @@ def _apply(client: RenderClient, prepared: PreparedChange, write: _Write) -> Non
 def _report(result: EnvChangeResult, output: str) -> None:
     from releaser.output import print_json, say
 
+    plan, keys = result.plan, ("added", "changed", "removed")  # keys only, never values
+    note(detail={k: list(getattr(plan, k)) for k in keys} | {"written": result.written})
     if result.backup_path:
         say(f"Saved the previous variables to {result.backup_path} (mode 0600: it holds secrets).")
     if result.written:

@@ -14,6 +14,7 @@ from releaser.cli.common import (
     output_option,
     render_client,
 )
+from releaser.cli.guard import audited, ci_annotations, note
 
 if TYPE_CHECKING:
     from releaser.release.gonogo import GoNoGoReport
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     help="A local .env to compare with Render (drift, shell-unsafe values).",
 )
 @output_option
+@audited("go-no-go", lock=False)
 def go_no_go(
     service: str, commit: str | None, image: str | None, env_file: Path | None, output: str
 ) -> None:
@@ -70,6 +72,8 @@ def go_no_go(
         report = run_go_no_go(
             client, svc, config, commit=commit, image=image, env_file=env_file, cwd=Path.cwd()
         )
+    note(verdict=report.verdict, annotations=ci_annotations(report.checks))
+    note(report=f"## go-no-go: {report.verdict}\n\n```\n{render_report(report)}\n```")
     if output == "json":
         print_json(report.model_dump(mode="json"))
     else:

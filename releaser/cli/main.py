@@ -33,6 +33,9 @@ COMMANDS: dict[str, str] = {
     "cancel": "releaser.cli.deploy:cancel",
     "db": "releaser.cli.db:db",
     "sim": "releaser.cli.sim:sim",
+    "release": "releaser.cli.release:release",
+    "lock": "releaser.cli.state:lock",
+    "ledger": "releaser.cli.state:ledger",
 }
 
 # Global flags accepted anywhere on the line (people add -v at the end when a command fails).

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from releaser.cli.common import complete_service, output_option, render_client
+
+if TYPE_CHECKING:
+    from releaser.state.models import LedgerEntry
 
 
 @click.command()
@@ -102,8 +107,9 @@ def history(service: str, limit: int, output: str) -> None:
     with render_client() as client:
         svc = client.resolve_service(service)
         deploys = client.list_deploys(svc.id, limit=limit)
+    ledger = _ledger_by_deploy(svc.id)
     if output == "json":
-        print_json([d.model_dump(mode="json") for d in deploys])
+        print_json([d.model_dump(mode="json") | _ledger_json(ledger.get(d.id)) for d in deploys])
         return
     body = [
         [
@@ -113,8 +119,30 @@ def history(service: str, limit: int, output: str) -> None:
             d.version,
             format_time(d.started_at or d.created_at),
             format_duration(d.duration_seconds),
+            *_ledger_cells(ledger.get(d.id)),
         ]
         for d in deploys
     ]
-    headers = ["status", "deploy", "trigger", "commit / image", "started", "took"]
+    headers = ["status", "deploy", "trigger", "commit / image", "started", "took", "by", "verdict"]
     click.echo(table(body, headers) if body else f"No deploys for {svc.label}.")
+
+
+def _ledger_by_deploy(service_id: str) -> dict[str, LedgerEntry]:
+    from releaser.config import load_config
+    from releaser.state.store import ledger_by_deploy
+
+    return ledger_by_deploy(load_config(), service_id)
+
+
+def _ledger_cells(entry: LedgerEntry | None) -> list[str]:
+    """who and verdict from releaser's ledger; '-' for deploys releaser did not make."""
+    if entry is None:
+        return ["-", "-"]
+    return [entry.who, f"{entry.verdict} ({entry.action})"]
+
+
+def _ledger_json(entry: LedgerEntry | None) -> dict[str, object]:
+    if entry is None:
+        return {"ledger": None}
+    keep = ("who", "host", "ci_url", "action", "verdict", "exit_code", "at")
+    return {"ledger": entry.model_dump(mode="json", include=set(keep))}

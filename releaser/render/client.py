@@ -29,6 +29,7 @@ from releaser.render.models import (
     EnvGroup,
     EnvVar,
     Event,
+    Job,
     LogEntry,
     LogPage,
     Postgres,
@@ -574,6 +575,21 @@ class RenderClient:
         if not response.content:
             return None
         return self._model(Deploy, response.json(), "POST /services/{id}/rollback")
+
+    # --- one-off jobs ------------------------------------------------------------------
+
+    def create_job(self, service_id: str, start_command: str) -> Job:
+        response = self.request(
+            "POST",
+            f"/services/{service_id}/jobs",
+            json={"startCommand": start_command},
+            what=f"service {service_id}",
+        )
+        return self._model(Job, response.json(), "POST /services/{id}/jobs")
+
+    def get_job(self, service_id: str, job_id: str) -> Job:
+        data = self._get_json(f"/services/{service_id}/jobs/{job_id}", what=f"job {job_id}")
+        return self._model(Job, data, "GET /services/{id}/jobs/{id}")
 
     # --- env vars and groups ---------------------------------------------------------
 

@@ -47,6 +47,23 @@ class ServiceDetails(RenderModel):
     disk: dict[str, Any] | None = None
 
 
+class BuildFilter(RenderModel):
+    paths: list[str] = Field(default_factory=list)
+    ignored_paths: list[str] = Field(default_factory=list)
+
+
+class Job(RenderModel):
+    """A one-off job (``POST /services/{id}/jobs``)."""
+
+    id: str
+    service_id: str | None = None
+    start_command: str | None = None
+    status: str | None = None  # pending, running, succeeded, failed, canceled
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
 class Service(RenderModel):
     id: str
     name: str | None = None
@@ -63,6 +80,8 @@ class Service(RenderModel):
     dashboard_url: str | None = None
     environment_id: str | None = None
     service_details: ServiceDetails | None = None
+    root_dir: str | None = None
+    build_filter: BuildFilter | None = None
     # Names repeat within a workspace: True only once a lookup by name found just this one.
     _name_unique: bool = PrivateAttr(default=False)
 

@@ -223,6 +223,24 @@ def patch_service(api: RenderApi, request: Request, p: dict[str, str]) -> Respon
     return Response(200, views.service(api.state, svc, request.base_url))
 
 
+@route("POST", "/services/{service_id}/jobs")
+def create_job(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
+    body = json_object(request)
+    command, plan = body.get("startCommand"), body.get("planId")
+    if not isinstance(command, str) or not command.strip():
+        raise ApiProblem(400, "startCommand must be a non-empty string")
+    if plan is not None and not isinstance(plan, str):
+        raise ApiProblem(400, "planId must be a string")
+    job = api.state.create_job(p["service_id"], command, plan)
+    return Response(201, views.job(api.state, job))
+
+
+@route("GET", "/services/{service_id}/jobs/{job_id}")
+def get_job(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
+    api.state.advance()
+    return Response(200, views.job(api.state, api.state.job(p["service_id"], p["job_id"])))
+
+
 @route("POST", "/services/{service_id}/restart")
 def restart(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
     api.state.restart(p["service_id"])

@@ -224,6 +224,9 @@ class Service(_Model):
     build_command: str | None = None
     start_command: str | None = None
     schedule: str = "0 * * * *"  # cron_job only
+    root_dir: str = ""  # monorepos: the folder the service builds from
+    build_paths: list[str] = Field(default_factory=list)  # buildFilter.paths (globs)
+    build_ignored_paths: list[str] = Field(default_factory=list)  # buildFilter.ignoredPaths
     publish_path: str = "public"  # static_site only
     build_retention: int = Field(default=10, ge=1)  # rollback targets Render still keeps
     # The branch head a deploy without commitId builds; default: the newest history commit.

@@ -202,6 +202,13 @@ class SimServer:
             self.state.queue_behaviour(service_id_or_name, behaviour)
         return behaviour
 
+    def queue_job(
+        self, service_id_or_name: str, succeeds: bool = True, seconds: float = 20
+    ) -> None:
+        """How the service's next one-off job ends: queue_job("web", succeeds=False)."""
+        with self.state.lock:
+            self.state.service(service_id_or_name).job_queue.append((succeeds, seconds))
+
     def advance(self, seconds: float) -> None:
         """Jump simulated time forward."""
         with self.state.lock:

@@ -142,6 +142,8 @@ class ServiceState:
     queue: deque[Behaviour] = field(default_factory=deque)
     deploys: list[DeployState] = field(default_factory=list)  # oldest first
     events: list[Event] = field(default_factory=list)
+    jobs: list[JobState] = field(default_factory=list)
+    job_queue: deque[tuple[bool, float]] = field(default_factory=deque)  # (succeeds, seconds)
 
     @property
     def id(self) -> str:
@@ -153,6 +155,34 @@ class ServiceState:
 
     def live(self) -> DeployState | None:
         return next((d for d in reversed(self.deploys) if d.status == "live"), None)
+
+
+@dataclass
+class JobState:
+    """A one-off job: pending 2 s, then running until it succeeds or fails."""
+
+    id: str
+    service_id: str
+    start_command: str
+    plan_id: str
+    created_at: datetime
+    seconds: float
+    succeeds: bool
+
+    @property
+    def started_at(self) -> datetime:
+        return self.created_at + timedelta(seconds=2)
+
+    @property
+    def finished_at(self) -> datetime:
+        return self.started_at + timedelta(seconds=self.seconds)
+
+    def status_at(self, now: datetime) -> str:
+        if now < self.started_at:
+            return "pending"
+        if now < self.finished_at:
+            return "running"
+        return "succeeded" if self.succeeds else "failed"
 
 
 @dataclass
@@ -667,6 +697,35 @@ class SimState:
         service.config.suspended = suspended
         service.updated_at = now
         self._event(service, "service_suspended" if suspended else "service_resumed", now, {})
+
+    def create_job(self, service_id: str, start_command: str, plan_id: str | None) -> JobState:
+        """Run ``start_command`` once on the service's image; the next queued outcome or success."""
+        now = self.advance()
+        service = self.service(service_id)
+        succeeds, seconds = service.job_queue.popleft() if service.job_queue else (True, 20.0)
+        job = JobState(
+            id=new_id("job"),
+            service_id=service.id,
+            start_command=start_command,
+            plan_id=plan_id or f"plan-{service.config.plan}",
+            created_at=now,
+            seconds=seconds,
+            succeeds=succeeds,
+        )
+        service.jobs.append(job)
+        # The job's own log lines: resource is the job id, as Render's logs API filters them.
+        self.logs.add(job.started_at, f"==> Running '{start_command}'", job.id, "info", "app")
+        ending = "==> Job succeeded" if succeeds else "==> Job failed: exited with status 1"
+        level = "info" if succeeds else "error"
+        self.logs.add(job.finished_at, ending, job.id, level, "app")
+        return job
+
+    def job(self, service_id: str, job_id: str) -> JobState:
+        service = self.service(service_id)
+        for job in service.jobs:
+            if job.id == job_id:
+                return job
+        raise ApiProblem(404, f"job {job_id} not found")
 
     def patch_service(self, service_id: str, body: dict[str, Any]) -> ServiceState:
         now = self.advance()

@@ -16,6 +16,7 @@ from releaser.sim.state import (
     DeployState,
     EnvGroupState,
     Event,
+    JobState,
     PostgresState,
     ServiceState,
     SimState,
@@ -72,7 +73,7 @@ def service(state: SimState, svc: ServiceState, base: str) -> JSON:
         "name": config.name,
         "notifyOnFail": "default",
         "ownerId": state.owner.id,
-        "rootDir": "",
+        "rootDir": config.root_dir,
         "slug": config.name,
         "suspended": "suspended" if config.suspended else "not_suspended",
         "suspenders": ["user"] if config.suspended else [],
@@ -80,11 +81,34 @@ def service(state: SimState, svc: ServiceState, base: str) -> JSON:
         "updatedAt": iso(svc.updated_at),
         "serviceDetails": service_details(svc, service_url(state, base, svc)),
     }
+    if config.build_paths or config.build_ignored_paths:
+        body["buildFilter"] = {
+            "paths": config.build_paths,
+            "ignoredPaths": config.build_ignored_paths,
+        }
     if config.runtime == "image":
         body["imagePath"] = config.image
         del body["branch"]
     elif config.repo:
         body["repo"] = config.repo
+    return body
+
+
+def job(state: SimState, j: JobState) -> JSON:
+    """A one-off job as Render shows it; its status follows the simulated clock."""
+    status = j.status_at(state.now())
+    body: JSON = {
+        "id": j.id,
+        "serviceId": j.service_id,
+        "startCommand": j.start_command,
+        "planId": j.plan_id,
+        "status": status,
+        "createdAt": iso(j.created_at),
+    }
+    if status != "pending":
+        body["startedAt"] = iso(j.started_at)
+    if status in ("succeeded", "failed"):
+        body["finishedAt"] = iso(j.finished_at)
     return body
 
 

@@ -213,6 +213,13 @@ def tour(server: SimServer, api: httpx.Client, clock: ManualClock) -> None:
     api.get(f"/services/{WEB}/deploys", params={"status": ["live", "deactivated"], "limit": 2})
     api.get(f"/services/{WEB}/deploys/{LIVE_WEB_DEPLOY}")
     api.get("/services/srv-ti5dbf051xm8voph0xct/deploys")
+    job = api.post(f"/services/{WEB}/jobs", json={"startCommand": "python -m app.migrate"}).json()
+    api.get(f"/services/{WEB}/jobs/{job['id']}")
+    server.queue_job("web", succeeds=False, seconds=5)
+    failing = api.post(f"/services/{WEB}/jobs", json={"startCommand": "false"}).json()
+    clock.advance(30)
+    api.get(f"/services/{WEB}/jobs/{failing['id']}")
+    api.get(f"/services/{WEB}/jobs/job-{'0' * 20}")  # 404
     api.post(f"/services/{WEB}/restart")
     api.post(f"/services/{WEB}/suspend")
     api.post(f"/services/{WEB}/resume")

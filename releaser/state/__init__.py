@@ -1,0 +1,1 @@
+"""Release locks and the ledger: who changed what, one release at a time."""
