@@ -31,6 +31,7 @@ from releaser.release.rollback import (
     enable_autodeploy_command,
     find_new_deploy,
     not_undone_notes,
+    post_then_look,
     service_arg,
     start_rollback,
 )
@@ -207,60 +208,32 @@ def _is_ours(options: DeployOptions) -> Callable[[Deploy], bool]:
 def trigger_deploy(
     client: RenderClient, plan: DeployPlan, clock: ServerClock, progress: Progress
 ) -> Deploy:
-    """One deploy POST. A 202 or an unknown outcome is answered by listing, not by posting.
-
-    Only when the list shows that nothing was created do we post a second (and last) time.
-    """
+    """One deploy POST, never two: a 202 or an unknown outcome is answered by looking."""
     options = plan.options
     service_id = plan.service.id
-    for attempt in range(2):
-        asked_at = datetime.fromtimestamp(clock.now(), UTC)
-        try:
-            created = client.create_deploy(
-                service_id,
-                commit_id=options.commit,
-                image_url=options.image,
-                clear_cache=options.clear_cache,
-                deploy_only=options.deploy_only,
-            )
-        except WriteOutcomeUnknown as exc:
-            progress(f"the deploy request got no clear answer ({exc.message}); looking for it")
-            found = find_new_deploy(
-                client,
-                service_id,
-                asked_at,
-                _is_ours(options),
-                wait=clock.sleep,
-                known=plan.known_ids,
-            )
-            if found is not None:
-                return found
-            if attempt == 1:
-                raise ApiError(
-                    f"could not start the deploy: {exc.message}",
-                    "Nothing was deployed (checked the deploy list); retry later",
-                ) from None
-            progress("no deploy was created; asking once more")
-            continue
-        if created is not None:
-            return created
-        # 202 with no body: Render queued it; the list will show it.
-        found = find_new_deploy(
-            client,
+    asked_at = datetime.fromtimestamp(clock.now(), UTC)
+
+    def post() -> Deploy | None:
+        return client.create_deploy(
             service_id,
-            asked_at,
-            _is_ours(options),
-            wait=clock.sleep,
-            looks=5,
-            known=plan.known_ids,
+            commit_id=options.commit,
+            image_url=options.image,
+            clear_cache=options.clear_cache,
+            deploy_only=options.deploy_only,
         )
-        if found is None:
-            raise ApiError(
-                "Render accepted the deploy (202) but it does not appear in the deploy list",
-                f"Check 'releaser history {service_arg(plan.service)}' before deploying again",
-            )
-        return found
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def look() -> Deploy | None:
+        progress("the deploy request got no clear answer; looking for the deploy (not resending)")
+        return find_new_deploy(
+            client, service_id, asked_at, _is_ours(options), clock=clock, known=plan.known_ids
+        )
+
+    return post_then_look(
+        post,
+        look,
+        what="the deploy request",
+        check=f"'releaser history {service_arg(plan.service)}'",
+    )
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -461,10 +434,7 @@ def _roll_back(run: _Run, deploy: Deploy, state: WatchState) -> str:
             run.actions.append(
                 "turned autodeploy off, so the next push does not redeploy the bad code"
             )
-        asked_at = datetime.fromtimestamp(clock.now(), UTC)
-        rollback = start_rollback(
-            client, service.id, previous.id, asked_at=asked_at, wait=clock.sleep
-        )
+        rollback = start_rollback(client, service, previous.id, clock=clock)
     except ReleaserError as exc:
         summary.outcome, summary.detail = "failed", exc.message
         run.actions.append(f"rollback to {previous.id} FAILED to start: {exc.message}")

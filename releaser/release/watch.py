@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from releaser.errors import ApiError, UsageError
+from releaser.errors import ApiError, ReleaserError, UsageError
 from releaser.output import redact
 from releaser.release.classify import (
     TRANSIENT_CAUSES,
@@ -99,6 +99,7 @@ class Observation:
     lines: tuple[LogLine, ...] = ()
     failure_reason: str | None = None  # from our deploy's deploy_ended event
     probe: ProbeResult | None = None
+    unavailable: str | None = None  # logs or events could not be read this tick: why
 
 
 @dataclass(frozen=True)
@@ -562,14 +563,15 @@ class Observer:
 
     def observe(
         self, sources: Iterable[str], now: float, budget: RequestBudget
-    ) -> tuple[Observation, list[str], ApiError | None]:
+    ) -> tuple[Observation, list[str], ReleaserError | None]:
         """Fetch the due sources the budget allows: (observation, fetched, last API problem)."""
         status: tuple[str | None, float | None, str | None] = (None, None, None)
         lines: list[LogLine] = []
         reason: str | None = None
         probe: ProbeResult | None = None
         fetched: list[str] = []
-        problem: ApiError | None = None
+        problem: ReleaserError | None = None
+        unavailable: str | None = None
         for source in sources:
             if source == PROBE:
                 if self.prober is not None:
@@ -587,9 +589,15 @@ class Observer:
                 elif source == EVENTS:
                     reason = self.failure_reason()
                 fetched.append(source)
-            except ApiError as exc:
-                # The client already retried; one bad tick is not the end of the watch.
-                problem = exc
+            except ReleaserError as exc:
+                if source == STATUS:
+                    # The client already retried; one bad tick is not the end of the watch.
+                    problem = exc
+                else:
+                    # Logs and events are evidence, not the verdict's lifeline: a plan without
+                    # log access (404) or a broken endpoint leaves status and health to decide.
+                    unavailable = f"{source} unavailable ({exc.message})"
+                    fetched.append(source)
             budget.spend(now, self.client.request_count - before)
         observation = Observation(
             at=now,
@@ -599,6 +607,7 @@ class Observer:
             lines=tuple(lines),
             failure_reason=reason,
             probe=probe,
+            unavailable=unavailable,
         )
         return observation, fetched, problem
 

@@ -264,11 +264,20 @@ class Fault(_Model):
     delay_seconds: float = Field(default=0.0, ge=0)  # real seconds before answering
     queued_202: bool = False  # perform the request, answer 202 with no body
     applied: bool = False  # with status/drop: the request takes effect before the failure
+    # A slow API: no answer reaches the client (dropped after delay_seconds), and the request
+    # takes effect this many SIMULATED seconds later, long after the client gave up.
+    apply_after: Seconds | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _does_something(self) -> Fault:
-        if self.status is None and not self.drop and not self.queued_202 and not self.delay_seconds:
-            raise ValueError("a fault needs status, drop, delay_seconds or queued_202")
+        if (
+            self.status is None
+            and not self.drop
+            and not self.queued_202
+            and not self.delay_seconds
+            and self.apply_after is None
+        ):
+            raise ValueError("a fault needs status, drop, delay_seconds, queued_202 or apply_after")
         return self
 
 
