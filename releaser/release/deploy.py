@@ -335,9 +335,7 @@ def _act(run: _Run, deploy: Deploy, result: WatchResult, state: WatchState) -> s
         run.state_now = f"live: {deploy.id} ({version}), {state.last_probe or 'no probe'}"
         return "healthy"
     if verdict in (CRASH_LOOP, TIMED_OUT):
-        run.progress(
-            f"{state.reason}: canceling {deploy.id} (the previous version is still serving)"
-        )
+        run.progress(f"{state.reason}: canceling {deploy.id} ({_serving_words(run.plan.service)})")
         run.actions.append(f"canceled {deploy.id} ({state.reason})")
         _cancel(run, deploy.id)
     elif verdict in (FAILED, CANCELED):
@@ -467,7 +465,10 @@ def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> Deplo
     diagnosis = state.diagnosis
     cause = diagnosis.title if diagnosis else None
     detail = diagnosis.summary if diagnosis else None
-    if diagnosis is None and state.verdict == TURNED_BAD:
+    if state.status == "pre_deploy_failed":
+        cause = "pre-deploy command failed"
+        detail = diagnosis.sentence() if diagnosis else "see its log lines"
+    elif diagnosis is None and state.verdict == TURNED_BAD:
         cause, detail = "health check failing", state.last_probe or None
     undo = None
     if outcome == "healthy" and previous is not None:
@@ -490,7 +491,9 @@ def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> Deplo
         watch_verdict=state.verdict,
         cause=cause,
         cause_detail=detail,
-        decisive_lines=list(diagnosis.lines) if diagnosis else [],
+        decisive_lines=_decisive_lines(state),
+        evidence=list(state.evidence),
+        harmless=list(state.harmless),
         render_reason=state.failure_reason,
         actions=run.actions,
         timings=run.timings,
@@ -508,6 +511,25 @@ def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> Deplo
     )
 
 
+def _serving_words(service: Service) -> str:
+    if service.has_disk:
+        # No zero-downtime deploys with a disk: the old instance stopped before the new one
+        # started, so the service has been down; canceling ends that downtime.
+        return (
+            "the service has a disk, so it has been DOWN during this deploy; canceling lets "
+            "Render start the previous version again"
+        )
+    return "the previous version is still serving"
+
+
+def _decisive_lines(state: WatchState) -> list[str]:
+    diagnosis = state.diagnosis
+    if state.status == "pre_deploy_failed" and state.pre_deploy_lines:
+        # The pre-deploy command (migrations, typically) failed: its own last lines tell why.
+        return list(state.pre_deploy_lines[-5:])
+    return list(diagnosis.lines) if diagnosis else []
+
+
 def _summary(
     outcome: str, deploy: Deploy, state: WatchState, previous: Deploy | None, run: _Run
 ) -> str:
@@ -516,10 +538,13 @@ def _summary(
     prev = f"{previous.id} ({previous.version})" if previous else "the previous version"
     if outcome == "healthy":
         return f"{deploy.id} is live and healthy ({state.reason})"
+    serving = f"{prev} is still serving"
+    if run.plan.service.has_disk:
+        serving = f"the service (it has a disk) was down during the deploy; {prev} is live again"
     if outcome == "canceled":
-        return f"{deploy.id} was canceled by releaser: {state.reason}{why}; {prev} is still serving"
+        return f"{deploy.id} was canceled by releaser: {state.reason}{why}; {serving}"
     if outcome == "failed":
-        return f"{state.reason}{why}; {prev} is still serving"
+        return f"{state.reason}{why}; {serving}"
     if outcome == "rolled_back":
         return (
             f"{deploy.id} turned bad after going live: {state.reason}{why}; rolled back to {prev}"

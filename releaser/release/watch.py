@@ -23,11 +23,18 @@ from datetime import UTC, datetime, timedelta
 from releaser.errors import ApiError, ReleaserError, UsageError
 from releaser.output import redact
 from releaser.release.classify import (
+    DEATH,
+    RETRY,
+    START,
+    SUBPROCESS,
+    SUCCESS,
     TRANSIENT_CAUSES,
+    WARNING,
     Diagnosis,
     Finding,
     classify_line,
     diagnose,
+    line_role,
 )
 from releaser.release.health import HealthProber, ProbeResult
 from releaser.render.client import RenderClient
@@ -100,6 +107,7 @@ class Observation:
     failure_reason: str | None = None  # from our deploy's deploy_ended event
     probe: ProbeResult | None = None
     unavailable: str | None = None  # logs or events could not be read this tick: why
+    server_failures: tuple[float, ...] = ()  # times of server_failed events in the window
 
 
 @dataclass(frozen=True)
@@ -110,9 +118,16 @@ class WatchState:
     phase: str = QUEUED
     phases: tuple[tuple[str, float], ...] = ()  # (phase, entered at)
     live_at: float | None = None
-    findings: tuple[Finding, ...] = ()
-    counts: Mapping[str, int] = field(default_factory=dict)  # crashes per cause, since live
-    last_crash: Mapping[str, float] = field(default_factory=dict)  # when each was last counted
+    findings: tuple[Finding, ...] = ()  # what failing lines look like (the cause), not harmless
+    # Evidence that the process restarts, since the start (or since live, once live):
+    starts: Mapping[str, int] = field(default_factory=dict)  # start markers per instance
+    fatal_starts: Mapping[str, frozenset[tuple[str, int]]] = field(default_factory=dict)
+    deaths: tuple[float, ...] = ()  # when the main process died (exit markers, OOM kills)
+    server_failures: frozenset[float] = frozenset()  # server_failed events after live
+    evidence: tuple[str, ...] = ()  # for the report: what the verdict rests on
+    harmless: tuple[str, ...] = ()  # for the report: what was seen, judged harmless, and why
+    pre_deploy_lines: tuple[str, ...] = ()  # the pre-deploy command's last lines
+    unavailable: frozenset[str] = frozenset()  # sources that could not be read (logs, events)
     seen: frozenset[str] = frozenset()  # log ids already folded in
     shown: frozenset[str] = frozenset()  # line texts already told (a loop repeats them)
     ok_streak: int = 0
@@ -133,6 +148,11 @@ class WatchState:
     def diagnosis(self) -> Diagnosis | None:
         return diagnose(self.findings)
 
+    @property
+    def suspect(self) -> bool:
+        """A fatal-looking line or a death was seen: look at the logs sooner."""
+        return bool(self.fatal_starts or self.deaths)
+
     def phase_timings(self) -> list[tuple[str, float]]:
         """Seconds spent in each phase seen, in order; the last ends now."""
         timings = []
@@ -146,15 +166,24 @@ def _signature(finding: Finding) -> str:
     return f"{finding.cause}:{finding.summary}"
 
 
-def _threshold(cause: str, rules: WatchRules) -> int:
+def _threshold(cause: str | None, rules: WatchRules) -> int:
+    # A database that is still starting can fail one more start before it counts.
     return rules.crash_repeats + (1 if cause in TRANSIENT_CAUSES else 0)
 
 
-def crash_looping(state: WatchState, rules: WatchRules) -> bool:
-    for signature, count in state.counts.items():
-        if count >= _threshold(signature.split(":", 1)[0], rules):
-            return True
-    return False
+def crash_looping(state: WatchState, rules: WatchRules) -> str | None:
+    """The evidence that the process keeps restarting, or None.
+
+    Words alone never decide: the same fatal error in two separate starts, or the process
+    dying twice (exit markers, OOM kills) while Render keeps restarting it.
+    """
+    for signature, starts in state.fatal_starts.items():
+        if len(starts) >= _threshold(signature.split(":", 1)[0], rules):
+            return f"the same fatal error in {len(starts)} separate starts"
+    diagnosis = state.diagnosis
+    if len(state.deaths) >= _threshold(diagnosis.cause if diagnosis else None, rules):
+        return f"the process died {len(state.deaths)} times while Render kept restarting it"
+    return None
 
 
 def step(state: WatchState, obs: Observation, rules: WatchRules) -> WatchState:
@@ -170,6 +199,17 @@ def step(state: WatchState, obs: Observation, rules: WatchRules) -> WatchState:
     if obs.failure_reason and current.failure_reason != obs.failure_reason:
         current = replace(current, failure_reason=obs.failure_reason)
         notes.append(f"Render reports: {obs.failure_reason}")
+    if obs.unavailable:
+        source = obs.unavailable.split(" ", 1)[0]
+        if source not in current.unavailable:
+            notes.append(f"{obs.unavailable}: judging by the deploy status and health")
+            current = replace(
+                current,
+                unavailable=current.unavailable | {source},
+                harmless=(*current.harmless, f"{obs.unavailable}; verdict from status and health"),
+            )
+    if obs.server_failures:
+        current = _apply_server_failures(current, obs.server_failures, notes)
     if obs.lines:
         current = _apply_lines(current, obs.lines, rules, notes)
     if obs.probe is not None and current.phase == SOAK:
@@ -208,13 +248,33 @@ def _apply_status(state: WatchState, obs: Observation, notes: list[str]) -> Watc
         current = _enter(current, SOAK, live_at, notes)
         # Judge the live version on what it does once live: startup noise before it passed
         # Render's own health check does not count against it.
+        deaths = tuple(t for t in current.deaths if t >= live_at)
         return replace(
-            current, live_at=live_at, counts={}, last_crash={}, ok_streak=0, fail_streak=0
+            current, live_at=live_at, fatal_starts={}, deaths=deaths, ok_streak=0, fail_streak=0
         )
     return _enter(current, phase, obs.at, notes)
 
 
-def _counts_toward_loop(line: LogLine, state: WatchState) -> bool:
+def _apply_server_failures(
+    state: WatchState, failures: Iterable[float], notes: list[str]
+) -> WatchState:
+    """Render's server_failed events count once our version is live (before, they may be the
+    old instance's)."""
+    if state.live_at is None:
+        return state
+    new = {t for t in failures if t >= state.live_at} - state.server_failures
+    if not new:
+        return state
+    notes.append("Render reports the server failed after going live")
+    return replace(
+        state,
+        server_failures=state.server_failures | new,
+        evidence=(*state.evidence, f"event: server_failed {len(new)}x after live"),
+    )
+
+
+def _counts(line: LogLine, state: WatchState) -> bool:
+    """Whether the line can show the new version failing (build output never does)."""
     if line.type == "build":
         return False  # a failing build fails on its own; its errors explain, not loop
     if state.phase == SOAK and state.live_at is not None:
@@ -222,53 +282,114 @@ def _counts_toward_loop(line: LogLine, state: WatchState) -> bool:
     return line.type == "app" or PHASE_ORDER[state.phase] >= PHASE_ORDER[PRE_DEPLOY]
 
 
+class _Lines:
+    """The mutable working copy of the line-derived state during one ``_apply_lines``."""
+
+    def __init__(self, state: WatchState) -> None:
+        self.seen = set(state.seen)
+        self.shown = set(state.shown)
+        self.starts = dict(state.starts)
+        self.fatal_starts = {k: set(v) for k, v in state.fatal_starts.items()}
+        self.deaths = list(state.deaths)
+        self.findings = list(state.findings)
+        self.evidence = list(state.evidence)
+        self.harmless = list(state.harmless)
+        self.pre_deploy = list(state.pre_deploy_lines)
+        self.told = 0
+
+    def tell(self, notes: list[str], text: str, tag: str = "") -> None:
+        if text in self.shown or self.told >= 5:
+            return
+        self.shown.add(text)
+        notes.append(f"log: {text}" + (f"  [{tag}]" if tag else ""))
+        self.told += 1
+
+    def judged_harmless(self, text: str, why: str) -> None:
+        entry = f"{text}  ({why})"
+        if entry not in self.harmless and len(self.harmless) < 20:
+            self.harmless.append(entry)
+
+    def state(self, state: WatchState) -> WatchState:
+        return replace(
+            state,
+            seen=frozenset(self.seen),
+            shown=frozenset(self.shown),
+            starts=self.starts,
+            fatal_starts={k: frozenset(v) for k, v in self.fatal_starts.items()},
+            deaths=tuple(self.deaths),
+            findings=tuple(self.findings),
+            evidence=tuple(self.evidence[-20:]),
+            harmless=tuple(self.harmless),
+            pre_deploy_lines=tuple(self.pre_deploy[-8:]),
+        )
+
+
+HARMLESS_WHY = {
+    WARNING: "a warning: never decisive on its own",
+    RETRY: "retried by the app itself; not a failure unless the process dies",
+    SUBPROCESS: "a worker, child or helper process exited; the main process kept running",
+    SUCCESS: "the app came up after it",
+}
+
+
 def _apply_lines(
     state: WatchState, lines: Iterable[LogLine], rules: WatchRules, notes: list[str]
 ) -> WatchState:
     current = state
-    seen = set(state.seen)
-    counts = dict(state.counts)
-    last_crash = dict(state.last_crash)
-    findings = list(state.findings)
-    shown = set(state.shown)
-    told = 0
+    work = _Lines(state)
+    suspicion: dict[str, str] = {}  # instance -> a fatal line not yet followed by a death
     for line in sorted(lines, key=lambda entry: (entry.at, entry.id)):
-        if line.id in seen:
+        if line.id in work.seen:
             continue  # duplicates (overlapping windows, a retried page) count once
-        seen.add(line.id)
+        work.seen.add(line.id)
         if line.type == "app" and current.phase in (QUEUED, BUILD, PRE_DEPLOY, UPDATE):
             # App output means the new instance is starting even if the status poll lags.
             current = _enter(current, UPDATE, line.at, notes)
             current = _backdate(current, UPDATE, line.at)
-        finding = classify_line(line.message, rules.extra_patterns)
         text = line.message.strip()
-        if finding is None:
-            if (line.level or "").lower() == "error" and text not in shown and told < 5:
-                shown.add(text)
-                notes.append(f"log: {text}")
-                told += 1
+        if current.phase == PRE_DEPLOY and line.type != "request":
+            work.pre_deploy.append(text)
+        counts = _counts(line, current)
+        role = line_role(text, line.level)
+        finding = classify_line(line.message, rules.extra_patterns)
+        instance = line.instance or ""
+        if role == START and counts:
+            work.starts[instance] = work.starts.get(instance, 0) + 1
+            if current.phase == SOAK:
+                work.evidence.append(f"restart after live: {text}")
+            suspicion.pop(instance, None)
             continue
-        findings.append(finding)
+        if role == DEATH and counts:
+            if not work.deaths or line.at - work.deaths[-1] > SAME_CRASH_SECONDS:
+                work.deaths.append(line.at)
+                work.evidence.append(f"process died: {text}")
+            if finding is not None:
+                work.findings.append(finding)
+            work.tell(notes, text, finding.title if finding else "process died")
+            continue
+        if finding is None:
+            if role == SUCCESS and instance in suspicion:
+                work.judged_harmless(suspicion.pop(instance), HARMLESS_WHY[SUCCESS])
+            elif (line.level or "").lower() in ("error", "fatal", "critical"):
+                work.tell(notes, text)
+            continue
+        if role in (WARNING, RETRY, SUBPROCESS) or not counts:
+            why = HARMLESS_WHY.get(role or "", "before this version went live")
+            if line.type == "build" or current.phase in (BUILD, QUEUED):
+                work.findings.append(finding)  # build errors explain a failed build
+            else:
+                work.judged_harmless(text, why)
+            work.tell(notes, text, f"{finding.title}, {role or 'earlier'}")
+            continue
+        work.findings.append(finding)
         signature = _signature(finding)
-        if _counts_toward_loop(line, current) and (
-            line.at - last_crash.get(signature, float("-inf")) > SAME_CRASH_SECONDS
-        ):
-            # One crash prints its cause more than once (a traceback quotes the failing
-            # line, then the exception): only a later occurrence is a repeat.
-            counts[signature] = counts.get(signature, 0) + 1
-            last_crash[signature] = line.at
-        if text not in shown and told < 5:
-            shown.add(text)
-            notes.append(f"log: {text}  [{finding.title}]")
-            told += 1
-    return replace(
-        current,
-        seen=frozenset(seen),
-        shown=frozenset(shown),
-        counts=counts,
-        last_crash=last_crash,
-        findings=tuple(findings),
-    )
+        occurrences = work.fatal_starts.setdefault(signature, set())
+        if (instance, work.starts.get(instance, 0)) not in occurrences:
+            occurrences.add((instance, work.starts.get(instance, 0)))
+            work.evidence.append(f"fatal in start {len(occurrences)}: {text}")
+        suspicion[instance] = text
+        work.tell(notes, text, finding.title)
+    return work.state(current)
 
 
 def _apply_probe(state: WatchState, probe: ProbeResult, notes: list[str]) -> WatchState:
@@ -284,20 +405,37 @@ def _apply_probe(state: WatchState, probe: ProbeResult, notes: list[str]) -> Wat
     )
 
 
+def _crashed_after_live(state: WatchState) -> str | None:
+    """A crash or restart of the live version, found in the logs or events."""
+    if state.live_at is None:
+        return None
+    if state.deaths:
+        return "the new version crashed after going live"
+    if state.server_failures:
+        return "Render reports the server failed after going live"
+    if any(item.startswith("restart after live") for item in state.evidence):
+        return "the new version restarted after going live"
+    return None
+
+
 def _decide(state: WatchState, rules: WatchRules) -> tuple[str | None, str]:
     status = state.status
     if state.newer_deploy:
         return SUPERSEDED, f"a newer deploy {state.newer_deploy} started during the watch"
+    if status == "pre_deploy_failed":
+        return FAILED, "the pre-deploy command failed (Render marked the deploy pre_deploy_failed)"
     if status in FAILED_STATUSES:
         return FAILED, f"Render marked the deploy {status}"
     if status == "canceled":
         return CANCELED, "the deploy was canceled (not by releaser)"
     if status == "deactivated":
         return SUPERSEDED, "the deploy was replaced by a newer one"
-    looping = crash_looping(state, rules)
     if state.phase == SOAK and state.live_at is not None:
-        if looping:
-            return TURNED_BAD, "fatal errors keep repeating after going live"
+        crashed = _crashed_after_live(state)
+        if crashed and state.probes and state.fail_streak == 0:
+            return TURNED_BAD, f"{crashed} (while health still answered)"
+        if crashed:
+            return TURNED_BAD, crashed
         if rules.probing and state.fail_streak >= rules.unhealthy_probes:
             return TURNED_BAD, (
                 f"health check failed {state.fail_streak} times in a row ({state.last_probe})"
@@ -309,8 +447,9 @@ def _decide(state: WatchState, rules: WatchRules) -> tuple[str | None, str]:
             if soaked >= rules.soak + rules.settle:
                 return TURNED_BAD, f"health did not settle ({state.last_probe or 'no answer'})"
         return None, ""
+    looping = crash_looping(state, rules)
     if looping:
-        return CRASH_LOOP, "fatal startup errors repeat while Render keeps restarting it"
+        return CRASH_LOOP, f"crash loop: {looping}"
     if state.now - state.started >= rules.timeout:
         return TIMED_OUT, f"still {status or 'pending'} after {rules.timeout:.0f}s"
     return None, ""
@@ -351,7 +490,7 @@ def cadence_for(state: WatchState, rules: WatchRules) -> Cadence:
     # A 10-minute build needs no 6-second polling: slow down while nothing happens.
     stretch = 1.0 if in_phase < 60 else 1.5 if in_phase < 180 else 2.0
     logs = base.logs * stretch
-    if state.counts and state.phase != SOAK:
+    if state.suspect and state.phase != SOAK:
         logs = min(logs, SUSPECT_LOGS)
     return Cadence(
         status=base.status * stretch,
@@ -568,6 +707,7 @@ class Observer:
         status: tuple[str | None, float | None, str | None] = (None, None, None)
         lines: list[LogLine] = []
         reason: str | None = None
+        failures: tuple[float, ...] = ()
         probe: ProbeResult | None = None
         fetched: list[str] = []
         problem: ReleaserError | None = None
@@ -587,7 +727,7 @@ class Observer:
                 elif source == LOGS:
                     lines = self.logs(now)
                 elif source == EVENTS:
-                    reason = self.failure_reason()
+                    reason, failures = self.events()
                 fetched.append(source)
             except ReleaserError as exc:
                 if source == STATUS:
@@ -608,18 +748,31 @@ class Observer:
             failure_reason=reason,
             probe=probe,
             unavailable=unavailable,
+            server_failures=failures,
         )
         return observation, fetched, problem
 
-    def failure_reason(self) -> str | None:
+    def events(self) -> tuple[str | None, tuple[float, ...]]:
+        """(our deploy_ended failure reason, times of server_failed events) since the start."""
         start = datetime.fromtimestamp(self.window_start, UTC)
         events = self.client.list_events(
             self.service_id, start_time=start, types=["deploy_ended", "server_failed"], limit=20
         )
-        for event in events:
-            if event.deploy_id in (self.deploy_id, None) and event.failure_reason:
-                return event.failure_reason
-        return None
+        reason = next(
+            (
+                e.failure_reason
+                for e in events
+                if e.deploy_id in (self.deploy_id, None) and e.failure_reason
+            ),
+            None,
+        )
+        failures = tuple(
+            e.timestamp.timestamp() for e in events if e.type == "server_failed" and e.timestamp
+        )
+        return reason, failures
+
+    def failure_reason(self) -> str | None:
+        return self.events()[0]
 
 
 def _newer_than(recent: list[Deploy], ours: Deploy) -> Deploy | None:

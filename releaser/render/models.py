@@ -44,6 +44,7 @@ class ServiceDetails(RenderModel):
     runtime: str | None = None
     env: str | None = None
     num_instances: int | None = None
+    disk: dict[str, Any] | None = None
 
 
 class Service(RenderModel):
@@ -81,6 +82,11 @@ class Service(RenderModel):
     @property
     def plan(self) -> str | None:
         return self.service_details.plan if self.service_details else None
+
+    @property
+    def has_disk(self) -> bool:
+        """A disk means no zero-downtime deploys: Render stops the old instance first."""
+        return bool(self.service_details and self.service_details.disk)
 
 
 class Commit(RenderModel):

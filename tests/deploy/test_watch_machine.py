@@ -117,19 +117,70 @@ def test_build_errors_explain_but_do_not_loop() -> None:
     assert failed.diagnosis is not None and failed.diagnosis.summary == "no module named x"
 
 
-def test_transient_database_errors_need_one_more_repeat() -> None:
-    """An app retrying a database that is still starting is not a crash loop at once."""
+def db_start(n: int, dies: bool) -> tuple[LogLine, ...]:
+    """One start of an app whose database refuses connections; it exits if ``dies``."""
+    at = T0 + 10 * n
+    lines = [
+        LogLine(f"r{n}", at, "==> Running 'node server.js'", "info", "app"),
+        LogLine(f"d{n}", at + 1, "Error: connect ECONNREFUSED 10.0.0.5:5432", "error", "app"),
+    ]
+    if dies:
+        lines.append(LogLine(f"x{n}", at + 2, "==> Exited with status 1", "error", "app"))
+    return tuple(lines)
 
-    def db_line(n: int) -> tuple[LogLine, ...]:
-        at = T0 + 10 * n
-        return (LogLine(f"d{n}", at, "Error: connect ECONNREFUSED 10.0.0.5:5432", "error", "app"),)
 
-    two = run([Observation(T0 + 25, "update_in_progress", lines=db_line(1) + db_line(2))])
+def test_database_errors_without_a_restart_are_not_a_crash_loop() -> None:
+    """The same ECONNREFUSED many times in one start is an app retrying, not a loop."""
+    lines = db_start(1, dies=False) + tuple(
+        LogLine(f"again{i}", T0 + 12 + i * 3, "Error: connect ECONNREFUSED 10.0.0.5:5432", "error")
+        for i in range(6)
+    )
+    assert run([Observation(T0 + 40, "update_in_progress", lines=lines)]).verdict is None
+
+
+def test_transient_database_errors_need_one_more_restart() -> None:
+    """An app dying on a database that is still starting gets one more start than others."""
+    two = run(
+        [Observation(T0 + 25, "update_in_progress", lines=db_start(1, True) + db_start(2, True))]
+    )
     assert two.verdict is None
     three = run(
-        [Observation(T0 + 35, "update_in_progress", lines=db_line(1) + db_line(2) + db_line(3))]
+        [
+            Observation(
+                T0 + 35,
+                "update_in_progress",
+                lines=db_start(1, True) + db_start(2, True) + db_start(3, True),
+            )
+        ]
     )
     assert three.verdict == CRASH_LOOP
+    assert "3 separate starts" in three.reason
+
+
+def test_warnings_from_every_worker_are_never_decisive() -> None:
+    """Each of four workers warns about an optional variable: harmless, and said so."""
+    lines = tuple(
+        LogLine(f"w{i}", T0 + 20 + i, "WARNING: REDIS_URL is not set, caching disabled", "warning")
+        for i in range(4)
+    )
+    state = run([Observation(T0 + 30, "update_in_progress", lines=lines)])
+    assert state.verdict is None and state.findings == ()
+    assert any("never decisive" in item for item in state.harmless)
+
+
+def test_a_crash_after_live_turns_it_bad_while_health_still_answers() -> None:
+    """During the soak the process dies once; the probes still pass: roll back anyway."""
+    observations = [Observation(T0 + 100, "live", live_since=T0 + 98, probe=OK)]
+    observations += [Observation(T0 + 100 + 5 * i, probe=OK) for i in range(1, 3)]
+    crash = (
+        LogLine("c1", T0 + 112, "panic: runtime error: index out of range [3]", "error", "app"),
+        LogLine("c2", T0 + 112.1, "==> Exited with status 2", "error", "app"),
+    )
+    observations.append(Observation(T0 + 115, lines=crash, probe=OK))
+    state = run(observations)
+    assert state.verdict == TURNED_BAD
+    assert state.reason == "the new version crashed after going live (while health still answered)"
+    assert any("panic" in item for item in state.evidence)
 
 
 def test_live_then_soak_passes_with_consecutive_good_probes() -> None:
