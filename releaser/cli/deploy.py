@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -315,3 +316,109 @@ def rollback(
             client, plan, clock, wait=not no_wait, health_path=rules.health_path, progress=say
         )
     _finish_rollback(report, output)
+
+
+@click.command()
+@click.argument("service")
+@click.argument("deploy_id", required=False)
+@click.option(
+    "--timeout",
+    default="20m",
+    show_default=True,
+    help="Give up on a deploy still in progress after this long (it is canceled).",
+)
+@click.option(
+    "--soak",
+    default="60s",
+    show_default=True,
+    help="After live, how long health probes and logs must stay good.",
+)
+@click.option(
+    "--rollback-on-failure",
+    is_flag=True,
+    help="If it turns bad after live, roll back to the previous deploy (default: report only).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write an incident-ready markdown summary to this file.",
+)
+@output_option
+def watch(
+    service: str,
+    deploy_id: str | None,
+    timeout: str,
+    soak: str,
+    rollback_on_failure: bool,
+    report_path: str | None,
+    output: str,
+) -> None:
+    """Re-attach to a running deploy of SERVICE and judge it like 'releaser deploy'.
+
+    DEPLOY_ID defaults to the newest deploy in progress. Same verdicts, same
+    report and exit codes as deploy: a crash loop is canceled; after live, health
+    is probed for --soak. It rolls back only with --rollback-on-failure.
+
+    \b
+    Example:
+      releaser watch web dep-d0abc123 --rollback-on-failure --report release.md
+    """
+    from releaser.config import load_config
+    from releaser.output import say
+    from releaser.release.deploy import attach_plan, execute_deploy
+    from releaser.release.watch import ServerClock
+
+    options = replace(_watch_options(timeout, soak, not rollback_on_failure, True), attached=True)
+    config = load_config()
+    with render_client() as client:
+        svc = client.resolve_service(service)
+        plan, running = attach_plan(client, config, svc, deploy_id, options)
+        clock = ServerClock(client.server_now)
+        report = execute_deploy(client, plan, clock, progress=say, attach=running)
+    _finish_deploy(report, output, report_path)
+
+
+@click.command()
+@click.argument("service")
+@click.argument("deploy_id", required=False)
+@click.option("--dry-run", is_flag=True, help="Print what would be canceled; write nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@output_option
+def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool, output: str) -> None:
+    """Cancel a running deploy of SERVICE (DEPLOY_ID, or the newest in progress).
+
+    The live deploy keeps serving. One cancel request, then the status is read back.
+
+    \b
+    Exit: 0 canceled; 1 not confirmed, or it finished before the cancel;
+    2 nothing in progress; 3 Render did not confirm the cancel.
+
+    \b
+    Example:
+      releaser cancel web dep-d0abc123 --yes
+    """
+    from releaser.errors import EnvironmentProblem, NegativeVerdict
+    from releaser.output import print_json
+    from releaser.release import cancel as core
+
+    with render_client() as client:
+        svc = client.resolve_service(service)
+        running = core.find_running(client, svc, deploy_id)
+        if dry_run:
+            report = core.plan_report(client, svc, running)
+        else:
+            question = f"Cancel {running.id} ({running.version}, {running.status}) on {svc.label}?"
+            _confirm(question, yes)
+            report = core.cancel(client, svc, running)
+    if output == "json":
+        print_json(report.model_dump(mode="json"))
+    else:
+        click.echo(f"{report.outcome.upper().replace('_', ' ')}: {report.summary}")
+    if report.exit_code == 1:
+        raise NegativeVerdict(report.summary, "Nothing was canceled")
+    if report.exit_code == 3:
+        raise EnvironmentProblem(
+            report.summary, f"Check 'releaser status {svc.id}' before trying again"
+        )

@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "deploy": "releaser.cli.deploy:deploy",
     "rollback": "releaser.cli.deploy:rollback",
     "promote": "releaser.cli.deploy:promote",
+    "watch": "releaser.cli.deploy:watch",
+    "cancel": "releaser.cli.deploy:cancel",
     "db": "releaser.cli.db:db",
     "sim": "releaser.cli.sim:sim",
 }

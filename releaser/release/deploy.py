@@ -12,10 +12,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from releaser.config import Config, ServiceRules
-from releaser.errors import ApiError, ReleaserError, UsageError
+from releaser.errors import ApiError, NotFoundError, ReleaserError, UnsafeState, UsageError
 from releaser.release.envchange import read_service_env, secret_values
-from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber, confirm_healthy
-from releaser.release.inspect import health_url, live_deploy
+from releaser.release.health import (
+    DEFAULT_PROBE_TIMEOUT,
+    HealthCheck,
+    HealthProber,
+    confirm_healthy,
+    health_check,
+)
+from releaser.release.inspect import live_deploy
 from releaser.release.report import (
     OUTCOME_EXIT,
     CheckLine,
@@ -27,6 +33,7 @@ from releaser.release.rollback import (
     ROLLBACK_SOAK,
     ROLLBACK_TIMEOUT,
     autodeploy_on,
+    autodeploy_setting,
     disable_autodeploy,
     enable_autodeploy_command,
     find_new_deploy,
@@ -43,6 +50,7 @@ from releaser.release.watch import (
     SUPERSEDED,
     TIMED_OUT,
     TURNED_BAD,
+    UPDATE,
     Observer,
     ServerClock,
     WatchResult,
@@ -68,9 +76,12 @@ class DeployOptions:
     rollback: bool = True
     skip_checks: bool = False
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT
+    attached: bool = False  # releaser watch: re-attached to a deploy it did not start
 
     @property
     def what(self) -> str:
+        if self.attached:
+            return "a running deploy (re-attached with 'releaser watch')"
         if self.image:
             return f"image {self.image}"
         if self.commit:
@@ -86,7 +97,7 @@ class DeployPlan:
     rules: ServiceRules
     options: DeployOptions
     previous: Deploy | None  # the live deploy now: the rollback target
-    health_url: str | None
+    health: HealthCheck  # what is probed (if anything) and how health is judged
     known_ids: frozenset[str]  # deploys that existed before ours: never mistaken for it
     secrets: list[str] = field(default_factory=list, repr=False)  # redacted from log lines
     checks: list[CheckLine] = field(default_factory=list)
@@ -113,7 +124,7 @@ def plan_deploy(
         rules=rules,
         options=options,
         previous=live,
-        health_url=health_url(service, rules.health_path),
+        health=health_check(service, rules.health_path),
         known_ids=frozenset(d.id for d in recent),
         secrets=secret_values(env, rules),
     )
@@ -148,8 +159,11 @@ def plan_deploy(
             "Nothing was deployed. For a first release set require_rollback_target = false "
             "for this service in releaser.toml, or pass --no-rollback"
         )
-    if plan.health_url is None:
-        plan.warnings.append("the service has no URL: health is judged from logs and status only")
+    if service.has_disk:
+        plan.warnings.append(
+            "the service has a disk: Render stops the old instance before starting the new "
+            "one (no zero-downtime deploy), so it is down while the new version starts"
+        )
     if live is not None and live.is_rollback:
         plan.warnings.append(f"the live deploy {live.id} is a rollback; it is the way back now")
     return plan
@@ -181,7 +195,8 @@ def plan_report(plan: DeployPlan, outcome: str) -> DeployReport:
         previous_version=previous.version if previous else None,
         checks=plan.checks,
         warnings=plan.warnings,
-        health_url=plan.health_url,
+        health_url=plan.health.url,
+        health_judged=plan.health.judged,
         state_now=f"unchanged: live {previous.id} ({previous.version})"
         if previous
         else "unchanged",
@@ -256,6 +271,7 @@ class _Run:
     rollback: RollbackSummary | None = None
     timings: list[PhaseTiming] = field(default_factory=list)
     state_now: str = ""
+    watching: Deploy | None = None  # the deploy being watched now (ours, then the rollback)
 
     def watch(
         self, deploy: Deploy, started: float, *, timeout: float, soak: float
@@ -280,8 +296,14 @@ def execute_deploy(
     clock: ServerClock,
     *,
     progress: Progress,
+    attach: Deploy | None = None,
 ) -> DeployReport:
-    """Trigger, watch, act on the verdict; the report says what happened and the exit code."""
+    """Trigger, watch, act on the verdict; the report says what happened and the exit code.
+
+    With ``attach`` (``releaser watch``), no deploy is triggered: that running deploy is
+    watched and judged the same way. Ctrl-C while a deploy runs raises WatchAbandoned,
+    which names the deploy (still running on Render) and the command that re-attaches.
+    """
     service, options = plan.service, plan.options
     run = _Run(
         client,
@@ -289,8 +311,8 @@ def execute_deploy(
         clock,
         progress,
         prober=(
-            HealthProber(plan.health_url, timeout=options.probe_timeout)
-            if plan.health_url
+            HealthProber(plan.health.url, strict=plan.health.strict, timeout=options.probe_timeout)
+            if plan.health.url
             else None
         ),
         owner=log_owner(client, service),
@@ -301,8 +323,13 @@ def execute_deploy(
     if run.owner is None:
         run.warnings.append("no workspace id (RENDER_OWNER_ID): logs were not watched")
     try:
-        deploy = trigger_deploy(client, plan, clock, progress)
-        progress(f"deploy {deploy.id} started: {options.what} on {service.label}")
+        if attach is None:
+            deploy = trigger_deploy(client, plan, clock, progress)
+            progress(f"deploy {deploy.id} started: {options.what} on {service.label}")
+        else:
+            deploy = attach
+            progress(f"watching deploy {deploy.id} ({deploy.status}) on {service.label}")
+        run.watching = deploy
         observer, result = run.watch(
             deploy, run.started, timeout=options.timeout, soak=options.soak
         )
@@ -311,10 +338,92 @@ def execute_deploy(
         if state.verdict != HEALTHY and state.failure_reason is None:
             state = _with_render_reason(observer, state)
         outcome = _act(run, deploy, result, state)
+    except KeyboardInterrupt:
+        raise _abandoned(run) from None
     finally:
         if run.prober is not None:
             run.prober.close()
     return _report(run, deploy, state, outcome)
+
+
+class WatchAbandoned(UnsafeState):
+    """Ctrl-C (or a dying runner) left a deploy running with nobody watching it (exit 4)."""
+
+
+def _abandoned(run: _Run) -> WatchAbandoned:
+    service = service_arg(run.plan.service)
+    watching = run.watching
+    if watching is None:
+        return WatchAbandoned(
+            "interrupted while asking Render for the deploy; it may have started",
+            f"Check 'releaser status {service}' before deploying again; "
+            f"'releaser watch {service}' re-attaches to a running deploy",
+        )
+    what = "rollback" if watching.is_rollback else "deploy"
+    return WatchAbandoned(
+        f"interrupted: {what} {watching.id} on {run.plan.service.label} is still running on "
+        "Render and nobody is watching it (releaser did not cancel it)",
+        f"Re-attach with 'releaser watch {service} {watching.id}"
+        + (" --rollback-on-failure" if run.plan.options.rollback else "")
+        + f"', or stop it with 'releaser cancel {service} {watching.id}'",
+    )
+
+
+def attach_plan(
+    client: RenderClient,
+    config: Config,
+    service: Service,
+    deploy_id: str | None,
+    options: DeployOptions,
+) -> tuple[DeployPlan, Deploy]:
+    """For ``releaser watch``: the deploy to re-attach to and what a deploy would have known.
+
+    The deploy is ``deploy_id`` or the service's newest in progress; the way back is the
+    newest successful deploy before it. Reads only.
+    """
+    from releaser.release.gonogo import DEPLOY_HISTORY
+
+    rules = config.rules_for(service.id, service.name)
+    recent = client.list_deploys(service.id, limit=DEPLOY_HISTORY)
+    if deploy_id is not None:
+        deploy = next((d for d in recent if d.id == deploy_id), None)
+        deploy = deploy or client.get_deploy(service.id, deploy_id)
+    else:
+        running = [d for d in recent if d.in_progress]
+        if not running:
+            raise NotFoundError(
+                f"no deploy is in progress on {service.label}",
+                f"Name one: 'releaser watch {service_arg(service)} dep-…' "
+                f"(see 'releaser history {service_arg(service)}')",
+            )
+        deploy = running[0]
+    before = [
+        d
+        for d in recent
+        if d.id != deploy.id
+        and d.succeeded
+        and d.created_at is not None
+        and deploy.created_at is not None
+        and d.created_at < deploy.created_at
+    ]
+    previous = next((d for d in before if d.status == "live"), None) or (
+        before[0] if before else None
+    )
+    env = read_service_env(client, service)
+    plan = DeployPlan(
+        service=service,
+        rules=rules,
+        options=options,
+        previous=previous,
+        health=health_check(service, rules.health_path),
+        known_ids=frozenset(d.id for d in recent),
+        secrets=secret_values(env, rules),
+    )
+    if not options.rollback:
+        plan.warnings.append(
+            "no automatic rollback (re-attached; pass --rollback-on-failure to roll back)"
+        )
+    return plan, deploy
 
 
 def _with_render_reason(observer: Observer, state: WatchState) -> WatchState:
@@ -335,7 +444,7 @@ def _act(run: _Run, deploy: Deploy, result: WatchResult, state: WatchState) -> s
         run.state_now = f"live: {deploy.id} ({version}), {state.last_probe or 'no probe'}"
         return "healthy"
     if verdict in (CRASH_LOOP, TIMED_OUT):
-        run.progress(f"{state.reason}: canceling {deploy.id} ({_serving_words(run.plan.service)})")
+        run.progress(f"{state.reason}: canceling {deploy.id} ({_still_serving(run.plan, state)})")
         run.actions.append(f"canceled {deploy.id} ({state.reason})")
         _cancel(run, deploy.id)
     elif verdict in (FAILED, CANCELED):
@@ -390,7 +499,7 @@ def _confirm_back(run: _Run) -> tuple[bool, str]:
     if live.id != previous.id and live.version != previous.version:
         return False, described + f", not the previous {previous.id} ({previous.version})"
     if run.prober is None:
-        return True, described + " (no health URL to probe)"
+        return True, described + f" (not probed: judged by {run.plan.health.judged})"
     probe = confirm_healthy(run.prober, run.clock.sleep)
     return (
         probe.healthy,
@@ -411,11 +520,12 @@ def _roll_back(run: _Run, deploy: Deploy, state: WatchState) -> str:
     client, clock = run.client, run.clock
     service, previous = run.plan.service, run.plan.previous
     if not run.plan.options.rollback or previous is None:
-        why = (
-            "--no-rollback was given"
-            if previous is not None
-            else "there is nothing to roll back to"
-        )
+        if previous is None:
+            why = "there is nothing to roll back to"
+        elif run.plan.options.attached:
+            why = "not asked ('releaser watch' rolls back only with --rollback-on-failure)"
+        else:
+            why = "--no-rollback was given"
         run.actions.append(f"did not roll back: {why}")
         run.state_now = _live_now(run)
         return "not_back"
@@ -428,6 +538,7 @@ def _roll_back(run: _Run, deploy: Deploy, state: WatchState) -> str:
         if autodeploy_on(service):
             disable_autodeploy(client, service)
             summary.autodeploy_disabled = True
+            summary.autodeploy_before = autodeploy_setting(service)
             summary.autodeploy_command = enable_autodeploy_command(service)
             run.actions.append(
                 "turned autodeploy off, so the next push does not redeploy the bad code"
@@ -440,6 +551,7 @@ def _roll_back(run: _Run, deploy: Deploy, state: WatchState) -> str:
         return "not_back"
     summary.deploy_id = rollback.id
     run.actions.append(f"rolled back to {previous.id} ({previous.version}) as {rollback.id}")
+    run.watching = rollback
     started = clock.now()
     try:
         _, result = run.watch(rollback, started, timeout=ROLLBACK_TIMEOUT, soak=ROLLBACK_SOAK)
@@ -499,7 +611,8 @@ def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> Deplo
         timings=run.timings,
         api_requests=run.client.request_count - run.requests_before,
         health_probes=run.prober.count if run.prober else 0,
-        health_url=run.plan.health_url,
+        health_url=run.plan.health.url,
+        health_judged=run.plan.health.judged,
         rollback=run.rollback,
         undo_command=undo,
         state_now=run.state_now,
@@ -511,14 +624,14 @@ def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> Deplo
     )
 
 
-def _serving_words(service: Service) -> str:
-    if service.has_disk:
-        # No zero-downtime deploys with a disk: the old instance stopped before the new one
-        # started, so the service has been down; canceling ends that downtime.
-        return (
-            "the service has a disk, so it has been DOWN during this deploy; canceling lets "
-            "Render start the previous version again"
-        )
+def _went_down(plan: DeployPlan, state: WatchState) -> bool:
+    """With a disk, Render stops the old instance when the update starts (not before)."""
+    return plan.service.has_disk and any(phase == UPDATE for phase, _ in state.phases)
+
+
+def _still_serving(plan: DeployPlan, state: WatchState) -> str:
+    if _went_down(plan, state):
+        return "the service has a disk: it is down until the previous version restarts"
     return "the previous version is still serving"
 
 
@@ -538,9 +651,13 @@ def _summary(
     prev = f"{previous.id} ({previous.version})" if previous else "the previous version"
     if outcome == "healthy":
         return f"{deploy.id} is live and healthy ({state.reason})"
-    serving = f"{prev} is still serving"
-    if run.plan.service.has_disk:
-        serving = f"the service (it has a disk) was down during the deploy; {prev} is live again"
+    if outcome in ("canceled", "failed") and _went_down(run.plan, state):
+        serving = (
+            f"the service has a disk (no zero-downtime deploy), so it was DOWN while the new "
+            f"version tried to start; {prev} is live again"
+        )
+    else:
+        serving = f"{prev} is still serving"
     if outcome == "canceled":
         return f"{deploy.id} was canceled by releaser: {state.reason}{why}; {serving}"
     if outcome == "failed":

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from releaser.release.health import health_check
 from releaser.render.client import RenderClient
 from releaser.render.models import FAILED_STATUSES, IN_PROGRESS_STATUSES, Deploy, Service
 
@@ -30,6 +31,9 @@ class ServiceStatus(BaseModel):
     live_since: datetime | None
 
 
+LIVE_LOOKUP = 100  # one page: what a filter-ignoring answer is searched through
+
+
 def live_deploy(
     client: RenderClient, service_id: str, recent: Iterable[Deploy] = ()
 ) -> Deploy | None:
@@ -37,8 +41,10 @@ def live_deploy(
     live = next((d for d in recent if d.status == "live"), None)
     if live is not None:
         return live
-    deploys = client.list_deploys(service_id, statuses=["live"], limit=1)
-    return deploys[0] if deploys else None
+    # The answer's statuses are checked, not the filter trusted: Render has answered
+    # ?status=live with deploys in other states.
+    deploys = client.list_deploys(service_id, statuses=["live"], limit=LIVE_LOOKUP)
+    return next((d for d in deploys if d.status == "live"), None)
 
 
 def list_service_rows(client: RenderClient) -> list[ServiceRow]:
@@ -58,11 +64,8 @@ def list_service_rows(client: RenderClient) -> list[ServiceRow]:
 
 
 def health_url(service: Service, health_path: str | None = None) -> str | None:
-    base = service.url
-    if not base:
-        return None
-    path = health_path or service.health_check_path or "/"
-    return base.rstrip("/") + "/" + path.lstrip("/")
+    """The URL releaser probes: None for private services, workers and cron jobs."""
+    return health_check(service, health_path).url
 
 
 def service_status(client: RenderClient, service: Service) -> ServiceStatus:

@@ -13,8 +13,8 @@ from dataclasses import replace
 
 from releaser.errors import NegativeVerdict, UsageError
 from releaser.release.deploy import DeployOptions
-from releaser.release.health import HealthProber, confirm_healthy
-from releaser.release.inspect import health_url, live_deploy
+from releaser.release.health import HealthProber, confirm_healthy, health_check
+from releaser.release.inspect import live_deploy
 from releaser.render.client import RenderClient
 from releaser.render.models import Deploy, Service
 
@@ -51,11 +51,12 @@ def _require_healthy(
     progress: Callable[[str], None],
     sleep: Callable[[float], None],
 ) -> None:
-    url = health_url(staging, health_path)
+    check = health_check(staging, health_path)
+    url = check.url
     if url is None:
-        progress(f"staging {staging.label} has no URL: judged by its live deploy alone")
+        progress(f"staging {staging.label} is not probed: judged by {check.judged}")
         return
-    with HealthProber(url) as prober:
+    with HealthProber(url, strict=check.strict) as prober:
         probe = confirm_healthy(prober, sleep, needed=2, attempts=3, interval=1.0)
     if not probe.healthy:
         raise NegativeVerdict(

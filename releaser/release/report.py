@@ -42,6 +42,7 @@ class RollbackSummary(BaseModel):
     outcome: str  # "healthy", "failed", "unknown", "not_started"
     detail: str = ""
     autodeploy_disabled: bool = False
+    autodeploy_before: str | None = None  # the exact setting before: autoDeploy + trigger
     autodeploy_command: str | None = None
 
 
@@ -69,6 +70,7 @@ class DeployReport(BaseModel):
     api_requests: int = 0
     health_probes: int = 0
     health_url: str | None = None
+    health_judged: str | None = None  # what decides health for this service type, in words
     rollback: RollbackSummary | None = None
     undo_command: str | None = None
     state_now: str = ""
@@ -114,9 +116,15 @@ def render_text(report: DeployReport) -> str:
         lines.append(f"  {'harmless' if index == 0 else '':<10} {item}")
     for action in report.actions:
         lines.append(f"  action     {action}")
+    rollback = report.rollback
+    if rollback is not None and rollback.autodeploy_disabled:
+        lines.append(f"  autodeploy turned off; it was {rollback.autodeploy_before}")
+        lines.append(f"             put it back: {rollback.autodeploy_command}")
     if report.timings:
         lines.append(f"  timings    {_timings_line(report)}")
     lines.append(f"  requests   {report.api_requests} API requests, {report.health_probes} probes")
+    if report.health_judged:
+        lines.append(f"  health     judged by {report.health_judged}")
     if report.state_now:
         lines.append(f"  now        {report.state_now}")
     for warning in report.warnings:
@@ -188,7 +196,10 @@ def render_markdown(report: DeployReport) -> str:
             + (f", {rb.detail}" if rb.detail else "")
         )
         if rb.autodeploy_disabled:
-            out.append(f"- Autodeploy was turned off. Turn it back on: `{rb.autodeploy_command}`")
+            out.append(
+                f"- Autodeploy was turned off (it was {rb.autodeploy_before}). "
+                f"Put it back: `{rb.autodeploy_command}`"
+            )
     out.append("")
     out += ["## State now", "", report.state_now or "unknown", ""]
     if report.timings:
@@ -201,6 +212,8 @@ def render_markdown(report: DeployReport) -> str:
         + ".",
         "",
     ]
+    if report.health_judged:
+        out += [f"Health judged by: {report.health_judged}.", ""]
     if report.not_undone:
         out += ["## What a rollback does not undo", ""]
         out += [f"- {note}" for note in report.not_undone]

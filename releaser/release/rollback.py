@@ -16,8 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from releaser.config import ServiceRules
 from releaser.errors import ApiError, NotFoundError, UsageError
-from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber
-from releaser.release.inspect import health_url
+from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber, health_check
 from releaser.release.report import RollbackReport
 from releaser.release.watch import HEALTHY, Observer, ServerClock, WatchRules, log_owner, watch
 from releaser.render.client import DEPLOY_ID, RenderClient, WriteOutcomeUnknown
@@ -92,7 +91,8 @@ def _previous(history: list[Deploy], live: Deploy | None) -> Deploy:
     for deploy in older:
         if not deploy.succeeded or deploy.id in rolled_back_from:
             continue
-        if deploy.version == live.version and deploy.version != "-":
+        # The same code as live (same commit, or same image digest: a tag is not enough).
+        if deploy.identity is not None and deploy.identity == live.identity:
             continue
         return deploy
     raise NotFoundError(
@@ -167,12 +167,21 @@ class RollbackPlan:
 
 
 def service_arg(service: Service) -> str:
-    return shlex.quote(service.name or service.id)
+    """SERVICE in a command printed for the user: the id unless the name is known unique."""
+    return shlex.quote(service.cli_arg)
 
 
 def autodeploy_on(service: Service) -> bool:
-    """Render's default is on: only an explicit "no" is off."""
-    return (service.auto_deploy or "yes") != "no"
+    """Render's default is on: only an explicit "no" (or trigger "off") is off."""
+    return (service.auto_deploy or "yes") != "no" and service.auto_deploy_trigger != "off"
+
+
+def autodeploy_setting(service: Service) -> str:
+    """The exact setting, as Render shows it, for the record before it is changed."""
+    setting = f'autoDeploy "{service.auto_deploy or "yes"}"'
+    if service.auto_deploy_trigger:
+        setting += f', autoDeployTrigger "{service.auto_deploy_trigger}"'
+    return setting
 
 
 def plan_rollback(
@@ -245,9 +254,15 @@ def not_undone_notes(config_changes: Sequence[Deploy]) -> list[str]:
 
 
 def enable_autodeploy_command(service: Service) -> str:
+    """The PATCH that puts back the setting ``service`` had (its autoDeployTrigger too:
+    "yes" alone would turn "checksPass" into "commit")."""
+    body = '{"autoDeploy": "yes"'
+    if service.auto_deploy_trigger in ("commit", "checksPass"):
+        body += f', "autoDeployTrigger": "{service.auto_deploy_trigger}"'
+    body += "}"
     return (
         'curl -X PATCH -H "Authorization: Bearer $RENDER_API_KEY" '
-        "-H 'Content-Type: application/json' -d '{\"autoDeploy\": \"yes\"}' "
+        f"-H 'Content-Type: application/json' -d '{body}' "
         f'"${{RENDER_API_URL:-https://api.render.com/v1}}/services/{service.id}"'
         " (or Settings > Auto-Deploy in the dashboard)"
     )
@@ -364,7 +379,12 @@ ROLLBACK_TIMEOUT = 600.0  # a rollback reuses a build: ten minutes is already ve
 
 def _autodeploy_words(plan: RollbackPlan, done: bool) -> str:
     if plan.disable_autodeploy:
-        return "turned off" if done else "will be turned off (the next push would redeploy)"
+        was = autodeploy_setting(plan.service)
+        return (
+            f"turned off (was {was})"
+            if done
+            else f"will be turned off (now {was}; the next push would redeploy)"
+        )
     if not autodeploy_on(plan.service):
         return "already off"
     return "kept on (--keep-autodeploy): the next push deploys again"
@@ -426,8 +446,10 @@ def execute_rollback(
             state_now=f"check with 'releaser status {service_arg(service)}'",
             api_requests=client.request_count - before,
         )
-    url = health_url(service, health_path)
-    prober = HealthProber(url, timeout=probe_timeout) if url else None
+    check = health_check(service, health_path)
+    prober = (
+        HealthProber(check.url, strict=check.strict, timeout=probe_timeout) if check.url else None
+    )
     try:
         started = clock.now()
         owner = log_owner(client, service)
@@ -452,7 +474,7 @@ def execute_rollback(
             else f"the rollback {deploy.id} did not end healthy: {state.reason}"
         ),
         rollback_deploy_id=deploy.id,
-        state_now=f"live: {deploy.id} ({state.last_probe or 'no health URL'})"
+        state_now=f"live: {deploy.id} ({state.last_probe or 'not probed: ' + check.judged})"
         if healthy
         else state.reason,
         api_requests=client.request_count - before,

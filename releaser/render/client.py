@@ -333,6 +333,7 @@ class RenderClient:
                 f"the name {name_or_id!r} matches {len(matches)} services ({ids})",
                 "Name the service by its id instead",
             )
+        matches[0].mark_name_unique()
         return matches[0]
 
     def update_service(self, service_id: str, changes: dict[str, Any]) -> Service:

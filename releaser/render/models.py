@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic.alias_generators import to_camel
 
 IN_PROGRESS_STATUSES = frozenset(
@@ -34,17 +34,24 @@ class Owner(RenderModel):
     type: str | None = None
 
 
+class Disk(RenderModel):
+    id: str | None = None
+    name: str | None = None
+    mount_path: str | None = None
+    size_gb: int | None = Field(default=None, alias="sizeGB")
+
+
 class ServiceDetails(RenderModel):
     """The union of the variants' fields we read; missing or unknown variants are fine."""
 
     url: str | None = None
+    disk: Disk | None = None
     health_check_path: str | None = None
     plan: str | None = None
     region: str | None = None
     runtime: str | None = None
     env: str | None = None
     num_instances: int | None = None
-    disk: dict[str, Any] | None = None
 
 
 class Service(RenderModel):
@@ -56,12 +63,23 @@ class Service(RenderModel):
     branch: str | None = None
     image_path: str | None = None
     auto_deploy: str | None = None
+    auto_deploy_trigger: str | None = None  # commit | checksPass | off, beside auto_deploy
     suspended: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     dashboard_url: str | None = None
     environment_id: str | None = None
     service_details: ServiceDetails | None = None
+    # Names repeat within a workspace: True only once a lookup by name found just this one.
+    _name_unique: bool = PrivateAttr(default=False)
+
+    def mark_name_unique(self) -> None:
+        self._name_unique = True
+
+    @property
+    def cli_arg(self) -> str:
+        """How printed commands name it: the name when known to be unique, else the id."""
+        return self.name if self.name and self._name_unique else self.id
 
     @property
     def is_suspended(self) -> bool:
@@ -85,7 +103,7 @@ class Service(RenderModel):
 
     @property
     def has_disk(self) -> bool:
-        """A disk means no zero-downtime deploys: Render stops the old instance first."""
+        """Render stops the old instance first: no zero-downtime deploys with a disk."""
         return bool(self.service_details and self.service_details.disk)
 
 
@@ -142,12 +160,27 @@ class Deploy(RenderModel):
 
     @property
     def version(self) -> str:
-        """What was deployed, for humans: short sha + title, or the image ref."""
+        """What was deployed, for humans: short sha + title, or the image ref and digest.
+
+        A tag (nginx:latest) resolves to a new digest on each deploy: the digest is shown.
+        """
         if self.commit and self.commit.id:
             return f"{self.commit.short} {self.commit.title}".strip()
         if self.image and (self.image.ref or self.image.sha):
-            return self.image.ref or self.image.sha or ""
+            digest = _short_digest(self.image.sha)
+            if self.image.ref and digest:
+                return f"{self.image.ref}@{digest}"
+            return self.image.ref or digest or ""
         return "-"
+
+    @property
+    def identity(self) -> str | None:
+        """What makes two deploys the same code: the commit, or the image DIGEST (not tag)."""
+        if self.commit and self.commit.id:
+            return self.commit.id
+        if self.image:
+            return self.image.sha or self.image.ref
+        return None
 
     @property
     def duration_seconds(self) -> float | None:
@@ -155,6 +188,14 @@ class Deploy(RenderModel):
         if start is None or self.finished_at is None:
             return None
         return (self.finished_at - start).total_seconds()
+
+
+def _short_digest(sha: str | None) -> str | None:
+    """sha256:3f2a… shortened to 12 hex digits, like docker's short ids."""
+    if not sha:
+        return None
+    algorithm, _, digest = sha.partition(":")
+    return f"{algorithm}:{digest[:12]}" if digest else sha[:19]
 
 
 class EnvVar(RenderModel):

@@ -321,6 +321,8 @@ def list_deploys(api: RenderApi, request: Request, p: dict[str, str]) -> Respons
     by_finish = (
         one(request, "finishedBefore") is not None or one(request, "finishedAfter") is not None
     )
+    if "deploys_status_filter_ignored" in api.state.scenario.quirks:
+        statuses = []  # the quirk: answers as if no status was asked for
     deploys = [
         d
         for d in sorted(svc.deploys, key=lambda d: (d.created_at, d.id), reverse=True)

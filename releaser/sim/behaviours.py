@@ -73,12 +73,25 @@ class DeployFacts:
     trigger: str
     clear_cache: bool = False
     rollback_of: str | None = None
+    pre_deploy_command: str | None = None
 
 
-def plan_deploy(facts: DeployFacts, behaviour: Behaviour, created: datetime, build: bool) -> Plan:
+# The phases a deploy may be resumed in (a scenario's deploy in progress), in order.
+_RESUMABLE = ("created", "queued", "build_in_progress", "pre_deploy_in_progress")
+
+
+def plan_deploy(
+    facts: DeployFacts,
+    behaviour: Behaviour,
+    created: datetime,
+    build: bool,
+    resume: tuple[str, datetime] | None = None,
+) -> Plan:
     """The timeline of one deploy.
 
     Without `build` (rollback, deploy_only: the artifact exists) it goes straight to update.
+    With `resume` = (status, at), the deploy was created earlier and is in `status` at `at`
+    (a scenario's deploy in progress): the phases before that status are skipped.
     """
     trigger = _trigger_details(facts)
     steps = [
@@ -91,6 +104,16 @@ def plan_deploy(facts: DeployFacts, behaviour: Behaviour, created: datetime, bui
     logs: list[LogLine] = []
     repeaters: list[Repeater] = []
     t = created + timedelta(seconds=1)
+    resumed = resume[0] if resume else None
+    if resume is not None:
+        t = resume[1]
+        if resumed == "queued":
+            steps.append(Step(created, "queued"))
+        if resumed in ("created", "queued"):
+            t += timedelta(seconds=1)
+        else:
+            build = resumed == "build_in_progress"
+    skip_pre_deploy = resumed == "update_in_progress"
     if build:
         build_end = t + timedelta(seconds=behaviour.build_seconds)
         steps.append(
@@ -117,14 +140,18 @@ def plan_deploy(facts: DeployFacts, behaviour: Behaviour, created: datetime, bui
             )
             return Plan(steps, logs, repeaters)
         t = build_end
-        steps.append(
-            Step(t, "update_in_progress", [("build_ended", _build_ended(facts, "succeeded", {}))])
-        )
+        built_event = [("build_ended", _build_ended(facts, "succeeded", {}))]
     else:
-        steps.append(Step(t, "update_in_progress"))
+        built_event = []
         logs.append(
             LogLine(t, f"==> Deploying {_what(facts)} from an existing build...", type="build")
         )
+    if facts.pre_deploy_command and not skip_pre_deploy:
+        t, failed_plan = _pre_deploy(facts, behaviour, t, steps, logs, built_event)
+        if failed_plan is not None:
+            return failed_plan
+        built_event = [("pre_deploy_ended", _pre_deploy_ended(facts, "succeeded", {}))]
+    steps.append(Step(t, "update_in_progress", built_event))
 
     if behaviour.behaviour == "crash_loop":
         start = t + timedelta(seconds=min(behaviour.update_seconds, 3.0))
@@ -162,6 +189,68 @@ def plan_deploy(facts: DeployFacts, behaviour: Behaviour, created: datetime, bui
         ]
         repeaters.append(Repeater(plan.unhealthy_at, behaviour.repeat_every, errors))
     return plan
+
+
+def _pre_deploy(
+    facts: DeployFacts,
+    behaviour: Behaviour,
+    t: datetime,
+    steps: list[Step],
+    logs: list[LogLine],
+    events: list[tuple[str, Details]],
+) -> tuple[datetime, Plan | None]:
+    """The pre-deploy phase (migrations) between build and update; a Plan if it fails there.
+
+    A failed pre-deploy fails the deploy before any instance changes: the old one serves on.
+    """
+    started = {"deployCommandExecutionId": _execution_id(facts), "deployId": facts.deploy_id}
+    steps.append(Step(t, "pre_deploy_in_progress", [*events, ("pre_deploy_started", started)]))
+    end = t + timedelta(seconds=behaviour.pre_deploy_seconds)
+    command = facts.pre_deploy_command or ""
+    failed = behaviour.behaviour == "pre_deploy_failed"
+    output = [f"==> Running pre-deploy command '{command}'..."]
+    if failed:
+        output += behaviour.log_lines or _migration_error_lines()
+        output.append(f"==> Pre-deploy has failed: exited with status {behaviour.exit_code}")
+    else:
+        output += ["Operations to perform:", "Running migrations:", "  No migrations to apply."]
+        output.append("==> Pre-deploy command succeeded")
+    logs += _spread(output, t, end, "build")
+    if not failed:
+        return end, None
+    reason = {"failure": _failure(behaviour, facts)}
+    steps.append(
+        Step(
+            end,
+            "pre_deploy_failed",
+            [
+                ("pre_deploy_ended", _pre_deploy_ended(facts, "failed", reason)),
+                ("deploy_ended", _deploy_ended(facts, "failed", reason)),
+            ],
+        )
+    )
+    return end, Plan(steps, logs, [], built=True)
+
+
+def _execution_id(facts: DeployFacts) -> str:
+    return "dce-" + facts.deploy_id.removeprefix("dep-")
+
+
+def _pre_deploy_ended(facts: DeployFacts, outcome: str, reason: Details) -> Details:
+    return {
+        "deployCommandExecutionId": _execution_id(facts),
+        "deployId": facts.deploy_id,
+        "preDeployStatus": outcome,
+        "reason": reason,
+        "status": _code(outcome),
+    }
+
+
+def _migration_error_lines() -> list[str]:
+    return [
+        "Traceback (most recent call last):",
+        'django.db.utils.ProgrammingError: column "total_tax" of relation "orders" already exists',
+    ]
 
 
 def cancel_events(
@@ -247,7 +336,12 @@ def _spread(lines: list[str], start: datetime, end: datetime, type: str) -> list
 
 
 def _looks_bad(line: str) -> bool:
-    return line.startswith(("ERROR", "npm ERR!", "error", "Error", "==> Build failed"))
+    return (
+        line.startswith(
+            ("ERROR", "npm ERR!", "error", "Error", "==> Build failed", "==> Pre-deploy has failed")
+        )
+        or "Error:" in line
+    )
 
 
 def _what(facts: DeployFacts) -> str:

@@ -57,7 +57,9 @@ Trigger = Literal[
     "service_resumed",
     "service_updated",
 ]
-BehaviourKind = Literal["succeed", "build_failed", "crash_loop", "unhealthy_after_live"]
+BehaviourKind = Literal[
+    "succeed", "build_failed", "crash_loop", "unhealthy_after_live", "pre_deploy_failed"
+]
 # The structured failure reasons Render puts in deploy_ended events.
 FailureReason = Literal["nonZeroExit", "oomKilled", "earlyExit", "timedOutSeconds", "unhealthy"]
 Region = Literal["frankfurt", "oregon", "ohio", "singapore", "virginia"]
@@ -138,6 +140,8 @@ class Behaviour(_Model):
     unhealthy_after: Seconds = Field(default=60.0, ge=0)  # unhealthy_after_live: seconds after live
     reason: FailureReason | None = None  # deploy_ended reason; default fits the behaviour
     exit_code: int = 1
+    # Services with a pre_deploy_command run it between build and update (migrations).
+    pre_deploy_seconds: Seconds = Field(default=20.0, ge=0)
 
 
 class NextDeploy(Behaviour):
@@ -146,32 +150,57 @@ class NextDeploy(Behaviour):
     service: str  # name or id
 
 
+IN_PROGRESS = (
+    "created", "queued", "build_in_progress", "pre_deploy_in_progress", "update_in_progress"
+)  # fmt: skip
+
+
 class HistoryDeploy(_Model):
-    """A deploy that already happened before the simulator started."""
+    """A deploy that happened before the simulator started, or (status in progress) still runs.
+
+    A deploy in progress must be the service's newest; it is in `status` when the simulator
+    starts and continues from there as `then` says (default: it succeeds).
+    """
 
     id: str = Field(pattern=r"^dep-[0-9a-zA-Z]+$")
     status: DeployStatus
     trigger: Trigger = "new_commit"
     commit: str | None = None
     message: str | None = None
-    image: str | None = None  # image-backed services: the image ref
+    image: str | None = None  # image-backed services: the image ref (a tag)
+    # What the tag resolved to for this deploy; default: a new digest per build, as a
+    # re-pushed tag such as nginx:latest gives on real Render.
+    image_digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
     created_at: When
     duration: Seconds = 180.0
     rollback_of: str | None = None  # dep-… id this deploy rolled back to
+    # Fields real Render sends as null on some finished deploys (image-backed services).
+    null: list[Literal["finishedAt"]] = Field(default_factory=list)
+    then: Behaviour | None = None  # a deploy in progress: how it goes on
 
-    @field_validator("status")
-    @classmethod
-    def _finished_only(cls, value: str) -> str:
-        if value not in TERMINAL_STATUSES:
-            raise ValueError(
-                f"history deploys must be finished ({', '.join(sorted(TERMINAL_STATUSES))}); "
-                "use next_deploys and a deploy for one in progress"
-            )
-        return value
+    @model_validator(mode="after")
+    def _then_only_in_progress(self) -> HistoryDeploy:
+        if self.status not in TERMINAL_STATUSES and self.status not in IN_PROGRESS:
+            raise ValueError(f"unknown deploy status {self.status!r}")
+        if self.then is not None and self.status in TERMINAL_STATUSES:
+            raise ValueError("'then' is only for a deploy in progress (it says how it goes on)")
+        return self
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in IN_PROGRESS
+
+
+class Disk(_Model):
+    """A persistent disk: Render stops the old instance before starting the new one."""
+
+    name: str = "data"
+    mount_path: str = "/var/data"
+    size_gb: int = Field(default=1, ge=1)
 
 
 class Service(_Model):
-    id: str = Field(pattern=r"^srv-[0-9a-zA-Z]+$")
+    id: str = Field(pattern=r"^(srv|crn)-[0-9a-zA-Z]+$")  # cron jobs have crn- ids
     name: str = Field(min_length=1)
     type: ServiceType = "web_service"
     runtime: Runtime | None = None  # default: "image" when image is set, else "python"
@@ -179,11 +208,18 @@ class Service(_Model):
     branch: str = "main"
     image: str | None = None  # image-backed services: e.g. "ghcr.io/acme/web:1.4.2"
     auto_deploy: Literal["yes", "no"] = "yes"
+    # Beside autoDeploy on real Render; default follows auto_deploy ("commit" or "off").
+    auto_deploy_trigger: Literal["commit", "checksPass", "off"] | None = None
     suspended: bool = False
     plan: ServicePlan = "starter"
     region: Region = "oregon"
     num_instances: int = Field(default=1, ge=0)
-    health_check_path: str = "/healthz"
+    # Render's default is "": it then only checks that the port is open.
+    health_check_path: str = ""
+    # Paths the simulated app answers (and the health path); others get 404.
+    routes: list[str] = Field(default_factory=lambda: ["/"])
+    disk: Disk | None = None
+    pre_deploy_command: str | None = None  # e.g. "python manage.py migrate"
     health: Literal["healthy", "unhealthy"] = "healthy"  # the current live deploy's health
     build_command: str | None = None
     start_command: str | None = None
@@ -207,6 +243,14 @@ class Service(_Model):
 
     @model_validator(mode="after")
     def _runtime(self) -> Service:
+        if self.auto_deploy_trigger is None:
+            self.auto_deploy_trigger = "commit" if self.auto_deploy == "yes" else "off"
+        elif "auto_deploy" in self.model_fields_set and (self.auto_deploy == "no") != (
+            self.auto_deploy_trigger == "off"
+        ):
+            raise ValueError('auto_deploy = "no" goes with auto_deploy_trigger = "off"')
+        else:
+            self.auto_deploy = "no" if self.auto_deploy_trigger == "off" else "yes"
         if self.runtime is None:
             self.runtime = "image" if self.image else "python"
         if self.runtime == "image" and not self.image:
@@ -237,6 +281,9 @@ class Postgres(_Model):
     status: PostgresStatus = "available"
     recovery: Literal["AVAILABLE", "BACKUP_NOT_READY", "NOT_AVAILABLE"] = "AVAILABLE"
     created_at: When = "-120d"
+    # Real answers: no `project`, sometimes no `diskAutoscalingEnabled`, `ipAllowList: null`.
+    omit: list[Literal["project", "diskAutoscalingEnabled"]] = Field(default_factory=list)
+    null: list[Literal["ipAllowList"]] = Field(default_factory=list)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -302,6 +349,8 @@ class Scenario(_Model):
     postgres: list[Postgres] = Field(default_factory=list)
     next_deploys: list[NextDeploy] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
+    # Ways real Render bends its own documentation, on request.
+    quirks: list[Literal["deploys_status_filter_ignored"]] = Field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -430,6 +479,19 @@ def _cross_check(scenario: Scenario) -> tuple[tuple[Any, ...], str] | None:
         lives = [d for d in service.deploys if d.status == "live"]
         if len(lives) > 1:
             return ("services", index, "deploys"), "more than one live deploy"
+        running = [i for i, d in enumerate(service.deploys) if d.in_progress]
+        if len(running) > 1:
+            return ("services", index, "deploys"), "more than one deploy in progress"
+        if running and service.deploys:
+            newest = max(service.deploys, key=lambda d: resolve_offset(d.created_at, _EPOCH))
+            if newest is not service.deploys[running[0]]:
+                return (
+                    "services",
+                    index,
+                    "deploys",
+                    running[0],
+                    "created_at",
+                ), "a deploy in progress must be the service's newest"
         for d_index, deploy in enumerate(service.deploys):
             if deploy.id in deploy_ids:
                 return (
@@ -445,6 +507,9 @@ def _cross_check(scenario: Scenario) -> tuple[tuple[Any, ...], str] | None:
         if queued.service not in known:
             return ("next_deploys", index, "service"), f"no service named {queued.service!r}"
     return None
+
+
+_EPOCH = datetime(2000, 1, 1).astimezone()
 
 
 def _located(

@@ -155,7 +155,8 @@ class SimServer:
     def app_url(self, service_id_or_name: str) -> str:
         """The live URL of a service; its health path answers per the live deploy."""
         with self.state.lock:
-            return views.app_url(self.base_url, self.state.service(service_id_or_name))
+            service = self.state.service(service_id_or_name)
+            return views.service_url(self.state, self.base_url, service)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -402,8 +403,14 @@ def _fault_response(fault: Fault) -> Response:
 
 
 def _app(sim: SimServer, rest: str) -> Response:
-    """A service's live URL: 200 while its live deploy is healthy, 503 otherwise."""
+    """A service's live URL, answering like the app its live deploy runs.
+
+    503 while suspended, with nothing live, once unhealthy, or while a service with a disk
+    deploys (Render stops the old instance first: no zero-downtime deploy); 404 on a path
+    the app does not serve (its `routes` and health path); 200 otherwise.
+    """
     name, _, sub = rest.partition("/")
+    path = "/" + sub
     with sim.state.lock:
         now = sim.state.advance()
         try:
@@ -420,11 +427,27 @@ def _app(sim: SimServer, rest: str) -> Response:
             "deployId": live.id,
             "commit": live.commit,
             "image": live.image,
-            "path": "/" + sub,
+            "path": path,
         }
+        if service.config.disk is not None and any(
+            d.status == "update_in_progress" for d in service.deploys
+        ):
+            return Response(503, {**body, "status": "restarting (disk: no zero-downtime deploy)"})
         if live.unhealthy_at is not None and now >= live.unhealthy_at:
             return Response(503, {**body, "status": "unhealthy"})
+        if not _serves(service.config.routes, service.config.health_check_path, path):
+            return Response(404, {**body, "status": "not found"})
         return Response(200, {**body, "status": "ok"})
+
+
+def _serves(routes: list[str], health_path: str, path: str) -> bool:
+    """A route serves itself and what is below it ("/" serves everything)."""
+    wanted = path.rstrip("/") or "/"
+    for route in [*routes, *([health_path] if health_path else [])]:
+        base = route.rstrip("/") or "/"
+        if base == "/" or wanted == base or wanted.startswith(base + "/"):
+            return True
+    return False
 
 
 def _debug(sim: SimServer, method: str, path: str, body: Any) -> Response:
@@ -482,7 +505,7 @@ def _snapshot(sim: SimServer) -> dict[str, Any]:
                 "id": s.id,
                 "name": s.name,
                 "type": s.config.type,
-                "url": views.app_url(sim.base_url, s)
+                "url": views.service_url(state, sim.base_url, s)
                 if s.config.type in ("web_service", "static_site")
                 else None,
                 "autoDeploy": s.config.auto_deploy,

@@ -58,6 +58,10 @@ def fake_sha(seed: str) -> str:
     return hashlib.sha1(seed.encode()).hexdigest()
 
 
+def _sha256(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
 class ApiProblem(Exception):
     """A request the simulated API refuses: becomes `{id, message}` with this status."""
 
@@ -94,6 +98,8 @@ class DeployState:
     pending_logs: list[LogLine] = field(default_factory=list)  # future ones
     repeaters: list[Repeater] = field(default_factory=list)
     instance: str = ""
+    digest: str | None = None  # image deploys: what the tag resolved to for this build
+    nulls: frozenset[str] = frozenset()  # fields rendered as null (real Render quirks)
 
     @property
     def in_progress(self) -> bool:
@@ -208,6 +214,7 @@ class SimState:
         self.services: dict[str, ServiceState] = {}
         self.postgres: dict[str, PostgresState] = {}
         self._active: list[DeployState] = []  # deploys with future steps, logs or repeaters
+        self._digests: dict[str, str] = {}  # build id -> image digest
         start = self.started_at
         for group in scenario.env_groups:
             created = resolve_offset(group.created_at, start)
@@ -227,7 +234,10 @@ class SimState:
             self.services[service.id] = service
             history = sorted(config.deploys, key=lambda h: resolve_offset(h.created_at, start))
             for past in history:
-                self._add_history(service, past)
+                if past.in_progress:
+                    self._add_running(service, past)
+                else:
+                    self._add_history(service, past)
             # Replaying may deactivate a deploy the file says is live: the file wins.
             for past, deploy in zip(history, service.deploys, strict=True):
                 deploy.status = past.status
@@ -471,10 +481,14 @@ class SimState:
         build_id: str | None = None,
         rollback_of: str | None = None,
         deploy_id: str | None = None,
+        digest: str | None = None,
+        resume: tuple[str, datetime] | None = None,
     ) -> DeployState:
         """A new deploy and its plan. Without `build_id` it builds; with one it reuses that build.
 
         Without `behaviour` it takes the service's next queued one (or a plain success).
+        An image deploy's digest belongs to its build: a new build of the same tag pulls a
+        new digest, a rollback or deploy_only reuses the build's.
         """
         if behaviour is None:
             behaviour = service.queue.popleft() if service.queue else Behaviour()
@@ -495,8 +509,13 @@ class SimState:
             trigger=trigger,
             clear_cache=clear_cache,
             rollback_of=rollback_of,
+            pre_deploy_command=config.pre_deploy_command,
         )
-        plan: Plan = plan_deploy(facts, behaviour, created, build=build_id is None)
+        plan: Plan = plan_deploy(facts, behaviour, created, build=build_id is None, resume=resume)
+        if image:
+            digest = self._digests.setdefault(
+                facts.build_id, digest or "sha256:" + _sha256(f"{image} {facts.build_id}")
+            )
         deploy = DeployState(
             id=deploy_id,
             service_id=service.id,
@@ -512,6 +531,7 @@ class SimState:
             pending_logs=plan.logs,
             repeaters=plan.repeaters,
             instance=f"{service.id}-{fake_sha(deploy_id)[:5]}",
+            digest=digest if image else None,
         )
         service.deploys.append(deploy)
         service.updated_at = created
@@ -534,10 +554,7 @@ class SimState:
             behaviour = Behaviour(build_seconds=duration * 2)
         else:
             behaviour = Behaviour(build_seconds=duration * 0.7, update_seconds=duration * 0.3 - 1)
-        image = (
-            (history.image or service.config.image) if service.config.runtime == "image" else None
-        )
-        commit = None if image else history.commit or fake_sha(history.id)
+        image, commit = self._history_source(service, history)
         rollback_target = next((d for d in service.deploys if d.id == history.rollback_of), None)
         deploy = self._new_deploy(
             service,
@@ -550,7 +567,9 @@ class SimState:
             build_id=rollback_target.build_id if rollback_target else None,
             rollback_of=history.rollback_of,
             deploy_id=history.id,
+            digest=history.image_digest,
         )
+        deploy.nulls = frozenset(history.null)
         while deploy.pending and deploy.pending[0].at <= end:
             self._apply(deploy, deploy.pending.pop(0))
         if status == "canceled":
@@ -559,6 +578,31 @@ class SimState:
         self._retire(deploy, end, status)
         deploy.finished_at = end
         deploy.built = status in ("live", "deactivated", "update_failed")
+
+    def _add_running(self, service: ServiceState, running: HistoryDeploy) -> None:
+        """A scenario's deploy in progress: in its status when the simulator starts."""
+        created = min(resolve_offset(running.created_at, self.started_at), self.started_at)
+        image, commit = self._history_source(service, running)
+        self._new_deploy(
+            service,
+            created,
+            running.trigger,
+            commit,
+            running.message or (None if image else f"Change {commit[:7] if commit else ''}"),
+            image,
+            behaviour=running.then or Behaviour(),
+            deploy_id=running.id,
+            digest=running.image_digest,
+            resume=(running.status, self.started_at),
+        )
+
+    def _history_source(
+        self, service: ServiceState, history: HistoryDeploy
+    ) -> tuple[str | None, str | None]:
+        """(image, commit) of a scenario deploy: image services have no commit."""
+        if service.config.runtime == "image":
+            return history.image or service.config.image, None
+        return None, history.commit or fake_sha(history.id)
 
     def _make_unhealthy(self, service: ServiceState, deploy: DeployState, since: datetime) -> None:
         deploy.unhealthy_at = since
@@ -615,8 +659,16 @@ class SimState:
                 raise ApiProblem(400, f"{key} must be a string")
         if body.get("autoDeploy") not in (None, "yes", "no"):
             raise ApiProblem(400, 'autoDeploy must be "yes" or "no"')
+        trigger = body.get("autoDeployTrigger")
+        if trigger not in (None, "commit", "checksPass", "off"):
+            raise ApiProblem(400, 'autoDeployTrigger must be "commit", "checksPass" or "off"')
+        # The two fields move together, as on Render: "no" is "off", "yes" is "commit".
         if "autoDeploy" in body:
             config.auto_deploy = body["autoDeploy"]
+            config.auto_deploy_trigger = "commit" if body["autoDeploy"] == "yes" else "off"
+        if trigger is not None:
+            config.auto_deploy_trigger = trigger
+            config.auto_deploy = "no" if trigger == "off" else "yes"
         if "branch" in body:
             config.branch = body["branch"]
         if "repo" in body:

@@ -1,12 +1,13 @@
-"""State objects rendered as Render API JSON, shaped to validate against the official spec.
+"""State objects rendered as Render API JSON, shaped like real Render answers.
 
-Where reality is looser than the spec (null commits on image deploys, null finishedAt), the
-simulator omits the field instead: omission is valid for the spec and for any tolerant client.
+Real answers are looser than the spec, and the simulator follows them (the conformance test
+names each exception): image deploys carry `commit: null`, unfinished deploys
+`finishedAt: null`, Postgres may lack `project` or `diskAutoscalingEnabled` and carry
+`ipAllowList: null`, and services carry `autoDeployTrigger` beside `autoDeploy`.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from releaser.sim.state import (
     PostgresState,
     ServiceState,
     SimState,
+    fake_sha,
 )
 
 JSON = dict[str, Any]
@@ -37,8 +39,14 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def app_url(base: str, service: ServiceState) -> str:
-    return f"{base}/_sim/apps/{service.name}"
+def app_url(base: str, service: ServiceState, unique_name: bool = True) -> str:
+    """The live URL: by name like onrender.com, by id when another service has the name."""
+    return f"{base}/_sim/apps/{service.name if unique_name else service.id}"
+
+
+def service_url(state: SimState, base: str, svc: ServiceState) -> str:
+    twins = sum(1 for s in state.services.values() if s.name == svc.name)
+    return app_url(base, svc, unique_name=twins == 1)
 
 
 def owner(state: SimState) -> JSON:
@@ -57,6 +65,7 @@ def service(state: SimState, svc: ServiceState, base: str) -> JSON:
     body: JSON = {
         "id": svc.id,
         "autoDeploy": config.auto_deploy,
+        "autoDeployTrigger": config.auto_deploy_trigger,
         "branch": config.branch,
         "createdAt": iso(svc.created_at),
         "dashboardUrl": f"https://dashboard.render.com/{_SHORT_TYPE[config.type]}/{svc.id}",
@@ -69,7 +78,7 @@ def service(state: SimState, svc: ServiceState, base: str) -> JSON:
         "suspenders": ["user"] if config.suspended else [],
         "type": config.type,
         "updatedAt": iso(svc.updated_at),
-        "serviceDetails": service_details(svc, base),
+        "serviceDetails": service_details(svc, service_url(state, base, svc)),
     }
     if config.runtime == "image":
         body["imagePath"] = config.image
@@ -79,7 +88,7 @@ def service(state: SimState, svc: ServiceState, base: str) -> JSON:
     return body
 
 
-def service_details(svc: ServiceState, base: str) -> JSON:
+def service_details(svc: ServiceState, url: str) -> JSON:
     config = svc.config
     runtime = config.runtime or "python"
     if runtime in ("docker", "image"):
@@ -93,6 +102,8 @@ def service_details(svc: ServiceState, base: str) -> JSON:
             "buildCommand": config.build_command or "pip install -r requirements.txt",
             "startCommand": config.start_command or "gunicorn app:app",
         }
+    if config.pre_deploy_command:
+        env_specific["preDeployCommand"] = config.pre_deploy_command
     common: JSON = {
         "env": runtime,
         "runtime": runtime,
@@ -105,12 +116,20 @@ def service_details(svc: ServiceState, base: str) -> JSON:
         return {
             "buildCommand": env_specific.get("buildCommand", ""),
             "publishPath": config.publish_path,
-            "url": app_url(base, svc),
+            "url": url,
             "buildPlan": "starter",
         }
     if config.type == "cron_job":
         return {**common, "schedule": config.schedule}
     common["numInstances"] = config.num_instances
+    if config.disk is not None:
+        disk = config.disk
+        common["disk"] = {
+            "id": "dsk-" + fake_sha(svc.id)[:20],
+            "name": disk.name,
+            "sizeGB": disk.size_gb,
+            "mountPath": disk.mount_path,
+        }
     if config.type == "background_worker":
         return common
     common["openPorts"] = [{"port": 10000, "protocol": "TCP"}]
@@ -119,7 +138,7 @@ def service_details(svc: ServiceState, base: str) -> JSON:
     return {
         **common,
         "healthCheckPath": config.health_check_path,
-        "url": app_url(base, svc),
+        "url": url,
         "pullRequestPreviewsEnabled": "no",
         "maxShutdownDelaySeconds": 30,
     }
@@ -140,16 +159,13 @@ def deploy(d: DeployState) -> JSON:
             "createdAt": iso(d.created_at),
         }
     if d.image:
-        body["image"] = {"ref": d.image, "sha": "sha256:" + _sha(d.image)}
+        body["commit"] = None  # as real Render sends it for image deploys
+        body["image"] = {"ref": d.image, "sha": d.digest or ""}
     if d.started_at:
         body["startedAt"] = iso(d.started_at)
-    if d.finished_at:
-        body["finishedAt"] = iso(d.finished_at)
+    finished = d.finished_at is not None and "finishedAt" not in d.nulls
+    body["finishedAt"] = iso(d.finished_at) if finished and d.finished_at else None
     return body
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def event(e: Event) -> JSON:
@@ -184,7 +200,7 @@ def postgres(state: SimState, pg: PostgresState, detail: bool) -> JSON:
     config = pg.config
     body: JSON = {
         "id": pg.id,
-        "ipAllowList": [],
+        "ipAllowList": None if "ipAllowList" in config.null else [],
         "createdAt": iso(pg.created_at),
         "updatedAt": iso(pg.updated_at),
         "dashboardUrl": f"https://dashboard.render.com/d/{pg.id}",
@@ -208,6 +224,8 @@ def postgres(state: SimState, pg: PostgresState, detail: bool) -> JSON:
         # The spec requires `project` (untyped) on the detail; real answers often lack it.
         project_id = "prj-" + state.owner.id.split("-", 1)[-1]
         body["project"] = {"id": project_id, "name": state.owner.name}
+    for key in config.omit:
+        body.pop(key, None)
     return body
 
 

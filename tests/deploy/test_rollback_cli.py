@@ -37,7 +37,9 @@ def test_rollback_to_previous_disables_autodeploy_and_waits_for_healthy(
     assert out.startswith("HEALTHY: web (srv-hjtl316kyssqmyi4ywa3) is back on c1dfd96")
     assert f"to         {PREVIOUS} (c1dfd96 Revert" in out
     assert "autodeploy turned off" in out
-    assert '\'{"autoDeploy": "yes"}\'' in out  # the command that turns it back on
+    assert 'was autoDeploy "yes", autoDeployTrigger "commit"' in out  # the exact setting
+    # the command that turns it back on, to that setting
+    assert '\'{"autoDeploy": "yes", "autoDeployTrigger": "commit"}\'' in out
     assert "database migrations" in out and "environment variable changes" in out
     assert "persistent disks" in out
     assert f"undo       releaser rollback web --to {LIVE}" in out

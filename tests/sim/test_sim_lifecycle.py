@@ -269,7 +269,8 @@ def test_scenario_health_unhealthy_marks_the_current_live_deploy(start_sim: Star
 def test_image_backed_deploys_carry_the_image_not_a_commit(
     start_sim: StartSim, clock: ManualClock
 ) -> None:
-    """An image service deploys imageUrl; the deploy has image.ref and no commit."""
+    """An image service deploys imageUrl; the deploy has image.ref and commit: null (as real
+    Render sends it), and a digest of its own."""
     from releaser.sim import load_scenario
 
     scenario = load_scenario("demo")
@@ -278,7 +279,8 @@ def test_image_backed_deploys_carry_the_image_not_a_commit(
     api = client_for(start_sim(scenario))
     worker = scenario.services[1].id
     new = deploy(api, service=worker, imageUrl="ghcr.io/acme/worker:1.1.0")
-    assert new["image"]["ref"] == "ghcr.io/acme/worker:1.1.0" and "commit" not in new
+    assert new["image"]["ref"] == "ghcr.io/acme/worker:1.1.0" and new["commit"] is None
+    assert new["image"]["sha"].startswith("sha256:") and new["finishedAt"] is None
     assert api.post(f"/services/{worker}/deploys", json={"commitId": "abc"}).status_code == 400
     clock.advance(200)
     assert status(api, new["id"], worker) == "live"

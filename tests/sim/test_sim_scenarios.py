@@ -49,15 +49,17 @@ def test_every_builtin_scenario_loads_with_web_and_worker() -> None:
 
 
 def test_a_minimal_file_gets_defaults(tmp_path: Path) -> None:
-    """Only owner and a service id/name are needed; the rest has sane defaults."""
+    """Only owner and a service id/name are needed; the rest has Render's defaults (an empty
+    health path, autoDeployTrigger "commit")."""
     scenario = load_scenario(write(tmp_path, MINIMAL))
     service = scenario.services[0]
-    assert (service.type, service.runtime, service.auto_deploy, service.health_check_path) == (
-        "web_service",
-        "python",
-        "yes",
-        "/healthz",
-    )
+    assert (
+        service.type,
+        service.runtime,
+        service.auto_deploy,
+        service.auto_deploy_trigger,
+        service.health_check_path,
+    ) == ("web_service", "python", "yes", "commit", "")
     assert scenario.name == "s"
 
 

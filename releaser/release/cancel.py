@@ -1,0 +1,112 @@
+"""``releaser cancel``: stop a running deploy, once, and read back what Render did.
+
+Finding the deploy only reads (``find_running``, all that ``--dry-run`` does); ``cancel``
+writes one cancel POST. After an answer that says nothing clear, it looks at the deploy's
+status and never posts again.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from releaser.errors import ApiError, NotFoundError, UsageError
+from releaser.release.rollback import service_arg
+from releaser.render.client import RenderClient, WriteOutcomeUnknown
+from releaser.render.models import Deploy, Service
+
+RECENT = 20  # deploys read to find the one in progress
+
+
+class CancelReport(BaseModel):
+    service_id: str
+    service_name: str | None
+    deploy_id: str
+    version: str
+    status_before: str | None
+    status_now: str | None
+    outcome: str  # planned, canceled, finished_first, unknown
+    exit_code: int
+    summary: str
+    live_deploy_id: str | None = None  # what serves now (or will keep serving)
+
+
+def find_running(client: RenderClient, service: Service, deploy_id: str | None) -> Deploy:
+    """``deploy_id`` (which must be in progress) or the newest deploy in progress."""
+    if deploy_id is not None:
+        deploy = client.get_deploy(service.id, deploy_id)
+        if not deploy.in_progress:
+            raise UsageError(
+                f"deploy {deploy.id} is {deploy.status}; only a deploy in progress can be canceled",
+                f"See 'releaser history {service_arg(service)}'",
+            )
+        return deploy
+    running = [d for d in client.list_deploys(service.id, limit=RECENT) if d.in_progress]
+    if not running:
+        raise NotFoundError(
+            f"no deploy is in progress on {service.label}", "Nothing to cancel; nothing was changed"
+        )
+    return running[0]
+
+
+def _live(client: RenderClient, service: Service) -> Deploy | None:
+    from releaser.release.inspect import live_deploy
+
+    return live_deploy(client, service.id)
+
+
+def plan_report(client: RenderClient, service: Service, deploy: Deploy) -> CancelReport:
+    live = _live(client, service)
+    keeps = f"; {live.id} ({live.version}) keeps serving" if live else ""
+    return CancelReport(
+        service_id=service.id,
+        service_name=service.name,
+        deploy_id=deploy.id,
+        version=deploy.version,
+        status_before=deploy.status,
+        status_now=deploy.status,
+        outcome="planned",
+        exit_code=0,
+        summary=f"would cancel {deploy.id} ({deploy.version}, {deploy.status}){keeps}",
+        live_deploy_id=live.id if live else None,
+    )
+
+
+def cancel(client: RenderClient, service: Service, deploy: Deploy) -> CancelReport:
+    """One cancel POST; the status is read back, whatever the answer said."""
+    problem: str | None = None
+    try:
+        client.cancel_deploy(service.id, deploy.id)
+    except WriteOutcomeUnknown as exc:
+        problem = exc.message  # it may have gone through: look, do not post again
+    except ApiError as exc:
+        if exc.status != 400:
+            raise
+        problem = exc.message  # Render refuses to cancel a finished deploy: it finished first
+    now = client.get_deploy(service.id, deploy.id)
+    live = _live(client, service)
+    serving = f"; live: {live.id} ({live.version})" if live else "; no deploy is live"
+    if now.status == "canceled":
+        outcome, code = "canceled", 0
+        summary = f"canceled {deploy.id} ({deploy.version}){serving}"
+    elif now.in_progress:
+        outcome, code = "unknown", 3
+        summary = (
+            f"{deploy.id} is still {now.status} after the cancel request"
+            + (f" ({problem})" if problem else "")
+            + serving
+        )
+    else:
+        outcome, code = "finished_first", 1
+        summary = f"{deploy.id} finished before it could be canceled: it is {now.status}{serving}"
+    return CancelReport(
+        service_id=service.id,
+        service_name=service.name,
+        deploy_id=deploy.id,
+        version=deploy.version,
+        status_before=deploy.status,
+        status_now=now.status,
+        outcome=outcome,
+        exit_code=code,
+        summary=summary,
+        live_deploy_id=live.id if live else None,
+    )
