@@ -191,6 +191,21 @@ class SimServer:
             self.clock.advance(seconds)
             self.state.advance()
 
+    def fault_active(self, fault: Fault) -> bool:
+        """A fault's window (seconds since the start) and phase (of the newest deploy)."""
+        with self.state.lock:
+            now = self.state.advance()
+            elapsed = (now - self.state.started_at).total_seconds()
+            if fault.active_from is not None and elapsed < fault.active_from:
+                return False
+            if fault.active_until is not None and elapsed >= fault.active_until:
+                return False
+            if fault.phase is None:
+                return True
+            deploys = [d for s in self.state.services.values() for d in s.deploys]
+            newest = max(deploys, key=lambda d: d.created_at, default=None)
+            return newest is not None and _PHASES.get(newest.status) == fault.phase
+
     @property
     def in_flight(self) -> int:
         """Requests still being handled, including slow ones whose client gave up."""
@@ -222,6 +237,14 @@ class SimServer:
             self._requests.append(record)
         if self.on_request is not None:
             self.on_request(record)
+
+
+_PHASES = {
+    "build_in_progress": "build",
+    "pre_deploy_in_progress": "pre_deploy",
+    "update_in_progress": "update",
+    "live": "live",
+}
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -312,7 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> Response | None:
         """The answer, or None when a fault drops the connection."""
         api_path = path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path
-        fault = sim.faults.take(self.command, api_path)
+        fault = sim.faults.take(self.command, api_path, sim.fault_active)
         if fault is not None:
             record.fault = True
             if fault.delay_seconds:
