@@ -131,7 +131,7 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _rule(
         DATABASE_UNREACHABLE,
-        r"(?i)could not connect to server|connection to server at .* failed",
+        r"(?i)could not connect to server|connection to server at .* failed|PG::ConnectionBad",
         "could not connect to the database server",
     ),
     _rule(
@@ -140,6 +140,7 @@ _RULES: tuple[_Rule, ...] = (
         "could not connect to the database",
     ),
     _rule(OUT_OF_MEMORY, r"(?i)heap out of memory", "JavaScript heap out of memory"),
+    _rule(OUT_OF_MEMORY, r"OutOfMemoryError(?:: ([\w ]+))?", "Java {0}", "Java out of memory"),
     _rule(
         OUT_OF_MEMORY,
         r"(?i)(?:exit(?:ed)? (?:with )?(?:code|status) 137|\bOOMKilled\b|\bMemoryError\b"
@@ -227,6 +228,7 @@ RETRY = "retry"  # a failure the app is retrying on its own
 WARNING = "warning"  # a warning: worth telling, never decisive
 SUBPROCESS = "subprocess"  # a worker, child or helper exited: the main process lives on
 
+RENDER_START = "==> Running '"  # Render's own marker: one per start of the service process
 _STARTS = re.compile(
     r"^==> Running '|Starting gunicorn|\bPuma starting in\b|=> Booting Puma"
     r"|\bStarting \w+ (?:v\S+ )?using Java|^> \S+@\S+ start$|\bBooting (?:Unicorn|Falcon)\b"

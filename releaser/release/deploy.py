@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from releaser.config import Config, ServiceRules
 from releaser.errors import ApiError, NotFoundError, ReleaserError, UnsafeState, UsageError
+from releaser.release.classify import EXITED
 from releaser.release.envchange import read_service_env, secret_values
 from releaser.release.health import (
     DEFAULT_PROBE_TIMEOUT,
@@ -575,8 +576,8 @@ def _roll_back(run: _Run, deploy: Deploy, state: WatchState) -> str:
 def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> DeployReport:
     service, previous = run.plan.service, run.plan.previous
     diagnosis = state.diagnosis
-    cause = diagnosis.title if diagnosis else None
-    detail = diagnosis.summary if diagnosis else None
+    cause = diagnosis.title if diagnosis and outcome != "healthy" else None
+    detail = diagnosis.summary if diagnosis and outcome != "healthy" else None
     if state.status == "pre_deploy_failed":
         cause = "pre-deploy command failed"
         detail = diagnosis.sentence() if diagnosis else "see its log lines"
@@ -603,9 +604,9 @@ def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> Deplo
         watch_verdict=state.verdict,
         cause=cause,
         cause_detail=detail,
-        decisive_lines=_decisive_lines(state),
+        decisive_lines=_decisive_lines(state) if outcome != "healthy" else [],
         evidence=list(state.evidence),
-        harmless=list(state.harmless),
+        harmless=_harmless(state, outcome),
         render_reason=state.failure_reason,
         actions=run.actions,
         timings=run.timings,
@@ -635,12 +636,27 @@ def _still_serving(plan: DeployPlan, state: WatchState) -> str:
     return "the previous version is still serving"
 
 
+def _harmless(state: WatchState, outcome: str) -> list[str]:
+    harmless = list(state.harmless)
+    diagnosis = state.diagnosis
+    if outcome == "healthy" and diagnosis is not None:
+        # Errors while it served, with health passing and no crash or restart: application
+        # errors to look into, not a failed release.
+        why = "an application error while serving; health passed and the process never died"
+        harmless += [f"{line}  ({why})" for line in diagnosis.lines]
+    return harmless
+
+
 def _decisive_lines(state: WatchState) -> list[str]:
     diagnosis = state.diagnosis
     if state.status == "pre_deploy_failed" and state.pre_deploy_lines:
         # The pre-deploy command (migrations, typically) failed: its own last lines tell why.
         return list(state.pre_deploy_lines[-5:])
-    return list(diagnosis.lines) if diagnosis else []
+    lines = list(diagnosis.lines) if diagnosis else []
+    if diagnosis is None or diagnosis.cause == EXITED:
+        # Only "it exited": the lines it printed before dying say why.
+        lines = [*state.death_lines, *lines]
+    return lines[:6]
 
 
 def _summary(

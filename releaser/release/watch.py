@@ -24,6 +24,7 @@ from releaser.errors import ApiError, ReleaserError, UsageError
 from releaser.output import redact
 from releaser.release.classify import (
     DEATH,
+    RENDER_START,
     RETRY,
     START,
     SUBPROCESS,
@@ -121,12 +122,15 @@ class WatchState:
     findings: tuple[Finding, ...] = ()  # what failing lines look like (the cause), not harmless
     # Evidence that the process restarts, since the start (or since live, once live):
     starts: Mapping[str, int] = field(default_factory=dict)  # start markers per instance
+    render_starts: frozenset[str] = frozenset()  # instances where Render marks each start
     fatal_starts: Mapping[str, frozenset[tuple[str, int]]] = field(default_factory=dict)
     deaths: tuple[float, ...] = ()  # when the main process died (exit markers, OOM kills)
     server_failures: frozenset[float] = frozenset()  # server_failed events after live
     evidence: tuple[str, ...] = ()  # for the report: what the verdict rests on
     harmless: tuple[str, ...] = ()  # for the report: what was seen, judged harmless, and why
     pre_deploy_lines: tuple[str, ...] = ()  # the pre-deploy command's last lines
+    recent_errors: tuple[str, ...] = ()  # the last error-level lines, to quote at a death
+    death_lines: tuple[str, ...] = ()  # the error lines that preceded each death
     unavailable: frozenset[str] = frozenset()  # sources that could not be read (logs, events)
     seen: frozenset[str] = frozenset()  # log ids already folded in
     shown: frozenset[str] = frozenset()  # line texts already told (a loop repeats them)
@@ -289,12 +293,15 @@ class _Lines:
         self.seen = set(state.seen)
         self.shown = set(state.shown)
         self.starts = dict(state.starts)
+        self.render_starts = set(state.render_starts)
         self.fatal_starts = {k: set(v) for k, v in state.fatal_starts.items()}
         self.deaths = list(state.deaths)
         self.findings = list(state.findings)
         self.evidence = list(state.evidence)
         self.harmless = list(state.harmless)
         self.pre_deploy = list(state.pre_deploy_lines)
+        self.recent_errors = list(state.recent_errors)
+        self.death_lines = list(state.death_lines)
         self.told = 0
 
     def tell(self, notes: list[str], text: str, tag: str = "") -> None:
@@ -315,12 +322,15 @@ class _Lines:
             seen=frozenset(self.seen),
             shown=frozenset(self.shown),
             starts=self.starts,
+            render_starts=frozenset(self.render_starts),
             fatal_starts={k: frozenset(v) for k, v in self.fatal_starts.items()},
             deaths=tuple(self.deaths),
             findings=tuple(self.findings),
             evidence=tuple(self.evidence[-20:]),
             harmless=tuple(self.harmless),
             pre_deploy_lines=tuple(self.pre_deploy[-8:]),
+            recent_errors=tuple(self.recent_errors[-3:]),
+            death_lines=tuple(self.death_lines[:5]),
         )
 
 
@@ -351,9 +361,19 @@ def _apply_lines(
             work.pre_deploy.append(text)
         counts = _counts(line, current)
         role = line_role(text, line.level)
+        if (
+            counts
+            and (line.level or "").lower() in ("error", "fatal", "critical")
+            and (role is None)
+        ):
+            work.recent_errors = [*work.recent_errors[-2:], text]
         finding = classify_line(line.message, rules.extra_patterns)
         instance = line.instance or ""
         if role == START and counts:
+            if text.startswith(RENDER_START):
+                work.render_starts.add(instance)
+            elif instance in work.render_starts:
+                continue  # gunicorn/puma announcing the start Render already marked
             work.starts[instance] = work.starts.get(instance, 0) + 1
             if current.phase == SOAK:
                 work.evidence.append(f"restart after live: {text}")
@@ -363,6 +383,11 @@ def _apply_lines(
             if not work.deaths or line.at - work.deaths[-1] > SAME_CRASH_SECONDS:
                 work.deaths.append(line.at)
                 work.evidence.append(f"process died: {text}")
+                # What it printed just before dying explains the death when no rule does.
+                for before in work.recent_errors:
+                    if before not in work.death_lines:
+                        work.death_lines.append(before)
+                work.recent_errors.clear()
             if finding is not None:
                 work.findings.append(finding)
             work.tell(notes, text, finding.title if finding else "process died")
@@ -480,7 +505,7 @@ CADENCES = {
     UPDATE: Cadence(status=9, logs=3, events=30),
     SOAK: Cadence(status=10, logs=5, events=30, probe=5),
 }
-SUSPECT_LOGS = 2.5  # after a fatal line, look sooner: the repeat decides the crash loop
+SUSPECT_LOGS = 2.0  # after a fatal line or a death, look sooner: the next start decides
 REQUESTS_PER_MINUTE = 30
 
 
@@ -489,11 +514,12 @@ def cadence_for(state: WatchState, rules: WatchRules) -> Cadence:
     in_phase = state.now - state.phases[-1][1] if state.phases else 0.0
     # A 10-minute build needs no 6-second polling: slow down while nothing happens.
     stretch = 1.0 if in_phase < 60 else 1.5 if in_phase < 180 else 2.0
-    logs = base.logs * stretch
+    logs, status = base.logs * stretch, base.status * stretch
     if state.suspect and state.phase != SOAK:
-        logs = min(logs, SUSPECT_LOGS)
+        # The next start decides: spend the budget on the logs, the status can wait.
+        logs, status = min(logs, SUSPECT_LOGS), status * 2
     return Cadence(
-        status=base.status * stretch,
+        status=status,
         logs=logs,
         events=base.events * stretch,
         probe=base.probe if rules.probing else None,
@@ -607,6 +633,7 @@ class ServerClock:
 LOG_OVERLAP = 10.0  # seconds re-read behind the newest line: late and out-of-order lines
 OLD_INSTANCE_LOOKBACK = 600.0  # seconds before the deploy in which running instances are seen
 MAX_LOG_PAGES = 5  # per tick; the next tick continues from where this one stopped
+UNFILTERED_OVERLAP = 2.0  # without an instance filter, re-reading 10 s of a busy log costs pages
 
 
 def log_owner(client: RenderClient, service: Service) -> str | None:
@@ -641,6 +668,8 @@ class Observer:
         self._log_cursor = self.window_start
         self._seen_logs: set[str] = set()
         self._old_instances: set[str] | None = None
+        self._ours: list[str] = []  # the new deploy's instances, once the list shows them
+        self._app_cursor_moved = False
         self.deploy: Deploy | None = None  # ours, as last read
 
     def status(self) -> tuple[str | None, float | None, str | None]:
@@ -655,29 +684,67 @@ class Observer:
         return ours.status, live_since, newer.id if newer else None
 
     def _learn_old_instances(self, owner_id: str) -> set[str]:
-        """Instances that logged before the deploy began: the version being replaced.
+        """Instances running before the deploy began: the version being replaced.
 
         Logs are per service, not per deploy. Until the new instance takes over, the old one
         keeps serving and logging; its errors (it may be the bad release a rollback replaces)
-        must not be judged as the new deploy's.
+        must not be judged as the new deploy's. Both the instance list and the instances that
+        logged just before the deploy count; either may be unavailable.
         """
+        old: set[str] = set()
+        try:
+            # Started before our deploy was created: a re-attached watch must not count the
+            # new deploy's own instance as old.
+            old |= {
+                i.id
+                for i in self.client.list_instances(self.service_id)
+                if i.created_at is None or i.created_at.timestamp() < self.window_start
+            }
+        except ReleaserError:
+            pass
         end = datetime.fromtimestamp(self.window_start, UTC)
-        page = self.client.logs_page(
-            owner_id,
-            self.service_id,
-            start_time=end - timedelta(seconds=OLD_INSTANCE_LOOKBACK),
-            end_time=end,
-            direction="backward",
-            log_type=["app"],
-        )
-        return {entry.label("instance") or "" for entry in page.logs} - {""}
+        try:
+            page = self.client.logs_page(
+                owner_id,
+                self.service_id,
+                start_time=end - timedelta(seconds=OLD_INSTANCE_LOOKBACK),
+                end_time=end,
+                direction="backward",
+                log_type=["app"],
+            )
+        except ApiError:
+            return old
+        return old | ({entry.label("instance") or "" for entry in page.logs} - {""})
+
+    def _find_ours(self) -> None:
+        """Our deploy's instances: those running now that were not running before it."""
+        try:
+            running = {i.id for i in self.client.list_instances(self.service_id)}
+        except ReleaserError:
+            return  # the instance list is a shortcut, not a need: logs are read unfiltered
+        self._ours = sorted(running - (self._old_instances or set()))
 
     def logs(self, now: float) -> list[LogLine]:
+        """New log lines of this deploy: its build output, then its own instances' app logs.
+
+        A busy old instance writes tens of lines a second; reading them all means falling
+        behind. Once the new instance is known, only its lines are asked for.
+        """
         if not self.owner_id:
             return []
         if self._old_instances is None:
             self._old_instances = self._learn_old_instances(self.owner_id)
-        start = datetime.fromtimestamp(max(self.window_start, self._log_cursor - LOG_OVERLAP), UTC)
+        status = self.deploy.status if self.deploy else None
+        starting = status in ("update_in_progress", "live")
+        if starting and not self._ours:
+            self._find_ours()
+        log_type = ["app"] if starting else ["build"]
+        instances = self._ours if starting and self._ours else None
+        if starting and not self._app_cursor_moved:
+            # The first app read starts at the deploy: the build's cursor says nothing here.
+            self._log_cursor, self._app_cursor_moved = self.window_start, True
+        overlap = LOG_OVERLAP if instances or not starting else UNFILTERED_OVERLAP
+        start = datetime.fromtimestamp(max(self.window_start, self._log_cursor - overlap), UTC)
         lines = []
         # No endTime: the server's "now" ends the window, so only its own timestamps (the
         # deploy's creation, the newest line seen) shape it, never our estimate of its clock.
@@ -687,6 +754,8 @@ class Observer:
             start_time=start,
             end_time=None,
             direction="forward",
+            log_type=log_type,
+            instance=instances,
             max_entries=MAX_LOG_PAGES * 100,
         ):
             if entry.id in self._seen_logs:

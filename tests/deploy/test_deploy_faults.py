@@ -4,13 +4,12 @@ deploy during the watch; and a property over random fault schedules."""
 from __future__ import annotations
 
 import ssl
-import time as _time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from deployhelp import LIVE, LIVE_COMMIT, QUICK, live_of, new_deploys, requests_to
+from deployhelp import LIVE, LIVE_COMMIT, QUICK, VirtualTime, live_of, new_deploys, requests_to
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -240,29 +239,6 @@ def app_healthy(sim: SimServer) -> bool:
 
 
 TLS = ssl.create_default_context()
-
-
-class VirtualTime:
-    """Time that moves only when releaser sleeps: the simulator's clock and the watcher's
-    monotonic clock advance together, so a 20-minute watch takes no real time. Time does not
-    move while the simulator still handles a request (a slow POST the client gave up on)."""
-
-    def __init__(self, sim: SimServer, sim_clock: ManualClock) -> None:
-        self.sim = sim
-        self.sim_clock = sim_clock
-        self.elapsed = 0.0
-
-    def monotonic(self) -> float:
-        return self.elapsed
-
-    def sleep(self, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        give_up = _time.monotonic() + 5
-        while self.sim.in_flight and _time.monotonic() < give_up:
-            _time.sleep(0.01)
-        self.elapsed += seconds
-        self.sim_clock.advance(seconds)
 
 
 @settings(
