@@ -52,7 +52,9 @@ from releaser.release.watch import (
     TIMED_OUT,
     TURNED_BAD,
     UPDATE,
+    WATCH_REQUESTS_PER_MINUTE,
     Observer,
+    RequestBudget,
     ServerClock,
     WatchResult,
     WatchRules,
@@ -273,6 +275,7 @@ class _Run:
     timings: list[PhaseTiming] = field(default_factory=list)
     state_now: str = ""
     watching: Deploy | None = None  # the deploy being watched now (ours, then the rollback)
+    budget: RequestBudget | None = None  # requests per 60 s, counted from the first write
 
     def watch(
         self, deploy: Deploy, started: float, *, timeout: float, soak: float
@@ -288,7 +291,15 @@ class _Run:
             probing=self.prober is not None,
             extra_patterns=tuple(plan.rules.startup_error_patterns),
         )
-        return observer, watch(observer, rules, self.clock, started=started, progress=self.progress)
+        # One budget for the whole run: our deploy's watch, then a rollback's, and the POSTs.
+        if self.budget is None:
+            self.budget = RequestBudget(
+                WATCH_REQUESTS_PER_MINUTE, lambda: self.client.request_count
+            )
+        result = watch(
+            observer, rules, self.clock, started=started, progress=self.progress, budget=self.budget
+        )
+        return observer, result
 
 
 def execute_deploy(
@@ -323,6 +334,7 @@ def execute_deploy(
     )
     if run.owner is None:
         run.warnings.append("no workspace id (RENDER_OWNER_ID): logs were not watched")
+    run.budget = RequestBudget(WATCH_REQUESTS_PER_MINUTE, lambda: client.request_count)
     try:
         if attach is None:
             deploy = trigger_deploy(client, plan, clock, progress)
@@ -431,7 +443,7 @@ def _with_render_reason(observer: Observer, state: WatchState) -> WatchState:
     """Render's structured reason (nonZeroExit, oomKilled...) for the report, if it has one."""
     try:
         reason = observer.failure_reason()
-    except ApiError:
+    except ReleaserError:  # events unavailable (a 404 too): the report goes out without it
         return state
     if reason is None:
         return state

@@ -507,6 +507,9 @@ CADENCES = {
 }
 SUSPECT_LOGS = 2.0  # after a fatal line or a death, look sooner: the next start decides
 REQUESTS_PER_MINUTE = 30
+# The watch keeps 3 of the 30 for the reads around it (the deploy POST, confirming the
+# outcome), so that no 60 s of a release makes more than 30 requests.
+WATCH_REQUESTS_PER_MINUTE = 27
 
 
 def cadence_for(state: WatchState, rules: WatchRules) -> Cadence:
@@ -527,16 +530,39 @@ def cadence_for(state: WatchState, rules: WatchRules) -> Cadence:
 
 
 class RequestBudget:
-    """At most ``per_minute`` API requests in any 60 server-seconds of the watch."""
+    """At most ``per_minute`` API requests in any 60 server-seconds of the watch.
 
-    def __init__(self, per_minute: int = REQUESTS_PER_MINUTE) -> None:
+    With ``counter`` (the client's request count), every request the client made counts,
+    retries and 429s included, and the deploy POST and the looks that found it too, not only
+    the watcher's own reads: ``sync`` books what was made since the last look.
+    """
+
+    def __init__(
+        self, per_minute: int = REQUESTS_PER_MINUTE, counter: Callable[[], int] | None = None
+    ) -> None:
         self.per_minute = per_minute
         self._spent: deque[tuple[float, int]] = deque()
+        self._counter = counter
+        self._counted = counter() if counter else 0
+
+    @property
+    def counts_client(self) -> bool:
+        return self._counter is not None
+
+    def sync(self, now: float) -> None:
+        if self._counter is not None:
+            count = self._counter()
+            self.spend(now, count - self._counted)
+            self._counted = count
 
     def _used(self, now: float) -> int:
         while self._spent and self._spent[0][0] <= now - 60:
             self._spent.popleft()
         return sum(n for _, n in self._spent)
+
+    def room(self, now: float) -> int:
+        """Requests that still fit in the current 60 s window."""
+        return max(0, self.per_minute - self._used(now))
 
     def allows(self, now: float, cost: int = 1) -> bool:
         return self._used(now) + cost <= self.per_minute
@@ -630,10 +656,11 @@ class ServerClock:
 
 # --- fetching observations ----------------------------------------------------------------
 
-LOG_OVERLAP = 10.0  # seconds re-read behind the newest line: late and out-of-order lines
+# Seconds re-read behind the newest line, for late and out-of-order lines: short, because on a
+# busy log every re-read second costs lines (40 a second is a page every 2.5 s).
+LOG_OVERLAP = 2.0
 OLD_INSTANCE_LOOKBACK = 600.0  # seconds before the deploy in which running instances are seen
 MAX_LOG_PAGES = 5  # per tick; the next tick continues from where this one stopped
-UNFILTERED_OVERLAP = 2.0  # without an instance filter, re-reading 10 s of a busy log costs pages
 
 
 def log_owner(client: RenderClient, service: Service) -> str | None:
@@ -724,7 +751,7 @@ class Observer:
             return  # the instance list is a shortcut, not a need: logs are read unfiltered
         self._ours = sorted(running - (self._old_instances or set()))
 
-    def logs(self, now: float) -> list[LogLine]:
+    def logs(self, now: float, pages: int = MAX_LOG_PAGES) -> list[LogLine]:
         """New log lines of this deploy: its build output, then its own instances' app logs.
 
         A busy old instance writes tens of lines a second; reading them all means falling
@@ -743,8 +770,7 @@ class Observer:
         if starting and not self._app_cursor_moved:
             # The first app read starts at the deploy: the build's cursor says nothing here.
             self._log_cursor, self._app_cursor_moved = self.window_start, True
-        overlap = LOG_OVERLAP if instances or not starting else UNFILTERED_OVERLAP
-        start = datetime.fromtimestamp(max(self.window_start, self._log_cursor - overlap), UTC)
+        start = datetime.fromtimestamp(max(self.window_start, self._log_cursor - LOG_OVERLAP), UTC)
         lines = []
         # No endTime: the server's "now" ends the window, so only its own timestamps (the
         # deploy's creation, the newest line seen) shape it, never our estimate of its clock.
@@ -756,7 +782,7 @@ class Observer:
             direction="forward",
             log_type=log_type,
             instance=instances,
-            max_entries=MAX_LOG_PAGES * 100,
+            max_entries=pages * 100,
         ):
             if entry.id in self._seen_logs:
                 continue
@@ -794,7 +820,8 @@ class Observer:
                 if source == STATUS:
                     status = self.status()
                 elif source == LOGS:
-                    lines = self.logs(now)
+                    # Keep one request for the status: a busy log must not starve it.
+                    lines = self.logs(now, pages=max(1, min(MAX_LOG_PAGES, budget.room(now) - 1)))
                 elif source == EVENTS:
                     reason, failures = self.events()
                 fetched.append(source)
@@ -807,7 +834,10 @@ class Observer:
                     # log access (404) or a broken endpoint leaves status and health to decide.
                     unavailable = f"{source} unavailable ({exc.message})"
                     fetched.append(source)
-            budget.spend(now, self.client.request_count - before)
+            if budget.counts_client:
+                budget.sync(now)
+            else:
+                budget.spend(now, self.client.request_count - before)
         observation = Observation(
             at=now,
             status=status[0],
@@ -877,12 +907,15 @@ def watch(
     max_failed_ticks: int = 3,
 ) -> WatchResult:
     """Observe until ``step`` reaches a verdict. Raises ApiError if Render stays unreachable."""
-    budget = budget or RequestBudget()
+    budget = budget or RequestBudget(
+        WATCH_REQUESTS_PER_MINUTE, lambda: observer.client.request_count
+    )
     state = WatchState.begin(started)
     last: dict[str, float] = {}
     failed_ticks = 0
     while True:
         now = clock.now()
+        budget.sync(now)
         intervals = _intervals(cadence_for(state, rules), clock)
         due = [s for s in _priority(state) if s in intervals and _is_due(s, intervals, last, now)]
         obs, fetched, problem = observer.observe(due, now, budget)

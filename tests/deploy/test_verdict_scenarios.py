@@ -78,6 +78,9 @@ FAILING = {
     ),
     "fail-disk-crash-loop": Case("disky", "canceled", 1, ("DOWN",), canceled=True),
     "fail-no-logs-crash-loop": Case("py", "failed", 1, ("logs unavailable", "update_failed")),
+    "fail-no-events-crash-loop": Case(
+        "node", "canceled", 1, ("events unavailable", "port already in use"), canceled=True
+    ),
     "fail-no-logs-unhealthy": Case(
         "py", "rolled_back", 1, ("logs unavailable", "health check failed"), rolled_back=True
     ),

@@ -470,3 +470,13 @@ def test_until_the_rate_is_known_sleeps_are_short() -> None:
     clock.now()
     clock.sleep(10)
     assert fake.slept == [ServerClock.UNTRUSTED_MAX_SLEEP]
+
+
+def test_the_budget_counts_every_request_the_client_made() -> None:
+    """Retries, 429s, the deploy POST and its looks all count, not only the watcher's reads."""
+    made = [5]  # before the budget existed: not counted
+    budget = RequestBudget(30, lambda: made[0])
+    made[0] += 28  # a POST, looks that found it, reads with retries
+    budget.sync(T0)
+    assert budget.allows(T0, 2) and not budget.allows(T0, 3)
+    assert budget.allows(T0 + 60.5, 30)
