@@ -109,6 +109,7 @@ class Observation:
     probe: ProbeResult | None = None
     unavailable: str | None = None  # logs or events could not be read this tick: why
     server_failures: tuple[float, ...] = ()  # times of server_failed events in the window
+    logs_behind: bool | None = None  # the log read stopped before the newest line
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class WatchState:
     recent_errors: tuple[str, ...] = ()  # the last error-level lines, to quote at a death
     death_lines: tuple[str, ...] = ()  # the error lines that preceded each death
     unavailable: frozenset[str] = frozenset()  # sources that could not be read (logs, events)
+    logs_behind: bool = False  # unread log lines wait: do not call it healthy on old news
     seen: frozenset[str] = frozenset()  # log ids already folded in
     shown: frozenset[str] = frozenset()  # line texts already told (a loop repeats them)
     ok_streak: int = 0
@@ -214,6 +216,8 @@ def step(state: WatchState, obs: Observation, rules: WatchRules) -> WatchState:
             )
     if obs.server_failures:
         current = _apply_server_failures(current, obs.server_failures, notes)
+    if obs.logs_behind is not None:
+        current = replace(current, logs_behind=obs.logs_behind)
     if obs.lines:
         current = _apply_lines(current, obs.lines, rules, notes)
     if obs.probe is not None and current.phase == SOAK:
@@ -466,7 +470,10 @@ def _decide(state: WatchState, rules: WatchRules) -> tuple[str | None, str]:
                 f"health check failed {state.fail_streak} times in a row ({state.last_probe})"
             )
         soaked = state.now - state.live_at
-        if soaked >= rules.soak:
+        # A busy log read to its page limit may hide a crash in the lines still unread: wait
+        # for the reads to catch up (at most the settle time) before calling it healthy.
+        caught_up = not state.logs_behind or soaked >= rules.soak + rules.settle
+        if soaked >= rules.soak and caught_up:
             if not rules.probing or state.ok_streak >= rules.healthy_probes:
                 return HEALTHY, f"live and healthy for {soaked:.0f}s"
             if soaked >= rules.soak + rules.settle:
@@ -696,6 +703,7 @@ class Observer:
         self._seen_logs: set[str] = set()
         self._old_instances: set[str] | None = None
         self._ours: list[str] = []  # the new deploy's instances, once the list shows them
+        self.logs_behind = False  # the last read stopped at its page limit
         self._app_cursor_moved = False
         self.deploy: Deploy | None = None  # ours, as last read
 
@@ -772,6 +780,7 @@ class Observer:
             self._log_cursor, self._app_cursor_moved = self.window_start, True
         start = datetime.fromtimestamp(max(self.window_start, self._log_cursor - LOG_OVERLAP), UTC)
         lines = []
+        read = 0
         # No endTime: the server's "now" ends the window, so only its own timestamps (the
         # deploy's creation, the newest line seen) shape it, never our estimate of its clock.
         for entry in self.client.iter_logs(
@@ -784,6 +793,7 @@ class Observer:
             instance=instances,
             max_entries=pages * 100,
         ):
+            read += 1
             if entry.id in self._seen_logs:
                 continue
             self._seen_logs.add(entry.id)
@@ -793,6 +803,7 @@ class Observer:
             if line.instance and line.instance in self._old_instances:
                 continue
             lines.append(line)
+        self.logs_behind = read >= pages * 100  # more lines wait: the next tick goes on
         return lines
 
     def observe(
@@ -848,6 +859,7 @@ class Observer:
             probe=probe,
             unavailable=unavailable,
             server_failures=failures,
+            logs_behind=self.logs_behind if LOGS in fetched else None,
         )
         return observation, fetched, problem
 

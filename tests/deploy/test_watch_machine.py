@@ -480,3 +480,13 @@ def test_the_budget_counts_every_request_the_client_made() -> None:
     budget.sync(T0)
     assert budget.allows(T0, 2) and not budget.allows(T0, 3)
     assert budget.allows(T0 + 60.5, 30)
+
+
+def test_a_soak_does_not_end_healthy_while_log_lines_are_still_unread() -> None:
+    """A busy log read to its page limit may hide a crash: wait until the reads catch up."""
+    observations = [Observation(T0 + 100, "live", live_since=T0 + 98)]
+    observations += [Observation(T0 + 100 + 5 * i, probe=OK, logs_behind=True) for i in range(14)]
+    behind = run(observations)
+    assert behind.verdict is None
+    caught_up = run([*observations, Observation(T0 + 175, probe=OK, logs_behind=False)])
+    assert caught_up.verdict == HEALTHY
