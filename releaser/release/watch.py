@@ -475,6 +475,11 @@ def _decide(state: WatchState, rules: WatchRules) -> tuple[str | None, str]:
         caught_up = not state.logs_behind or soaked >= rules.soak + rules.settle
         if soaked >= rules.soak and caught_up:
             if not rules.probing or state.ok_streak >= rules.healthy_probes:
+                if state.logs_behind:
+                    return HEALTHY, (
+                        f"live and healthy for {soaked:.0f}s; its log is too busy to read in "
+                        "full within the request budget, so the newest lines were not judged"
+                    )
                 return HEALTHY, f"live and healthy for {soaked:.0f}s"
             if soaked >= rules.soak + rules.settle:
                 return TURNED_BAD, f"health did not settle ({state.last_probe or 'no answer'})"
