@@ -361,7 +361,11 @@ def _apply_lines(
             current = _enter(current, UPDATE, line.at, notes)
             current = _backdate(current, UPDATE, line.at)
         text = line.message.strip()
-        if current.phase == PRE_DEPLOY and line.type != "request":
+        # The pre-deploy command's output, even when the status poll never saw the phase.
+        in_pre_deploy = current.phase == PRE_DEPLOY or (
+            line.type == "build" and (bool(work.pre_deploy) or "pre-deploy" in text.lower())
+        )
+        if in_pre_deploy and line.type != "request":
             work.pre_deploy.append(text)
         counts = _counts(line, current)
         role = line_role(text, line.level)

@@ -490,3 +490,28 @@ def test_a_soak_does_not_end_healthy_while_log_lines_are_still_unread() -> None:
     assert behind.verdict is None
     caught_up = run([*observations, Observation(T0 + 175, probe=OK, logs_behind=False)])
     assert caught_up.verdict == HEALTHY
+
+
+def test_a_failed_pre_deploy_is_quoted_even_when_its_phase_was_never_polled() -> None:
+    """Build, then pre_deploy_failed: the migration's own lines explain it."""
+    lines = (
+        LogLine(
+            "p1", T0 + 30, "==> Running pre-deploy command 'rails db:migrate'", "info", "build"
+        ),
+        LogLine(
+            "p2",
+            T0 + 31,
+            "PG::DuplicateColumn: ERROR: column total already exists",
+            "error",
+            "build",
+        ),
+        LogLine("p3", T0 + 32, "==> Pre-deploy has failed: exited with status 1", "error", "build"),
+    )
+    state = run(
+        [
+            Observation(T0 + 20, "build_in_progress"),
+            Observation(T0 + 35, "pre_deploy_failed", lines=lines),
+        ]
+    )
+    assert state.verdict == FAILED and "pre-deploy" in state.reason
+    assert any("DuplicateColumn" in line for line in state.pre_deploy_lines)
