@@ -73,6 +73,7 @@ def status(service: str, output: str) -> None:
         ("autodeploy", result.auto_deploy or "-"),
         ("suspended", "yes" if result.suspended else "no"),
         ("health URL", result.health_url or "-"),
+        ("health", result.health_judged),
     ]
     click.echo(pairs(lines))
 

@@ -57,18 +57,8 @@ def _live(client: RenderClient, service: Service) -> Deploy | None:
 def plan_report(client: RenderClient, service: Service, deploy: Deploy) -> CancelReport:
     live = _live(client, service)
     keeps = f"; {live.id} ({live.version}) keeps serving" if live else ""
-    return CancelReport(
-        service_id=service.id,
-        service_name=service.name,
-        deploy_id=deploy.id,
-        version=deploy.version,
-        status_before=deploy.status,
-        status_now=deploy.status,
-        outcome="planned",
-        exit_code=0,
-        summary=f"would cancel {deploy.id} ({deploy.version}, {deploy.status}){keeps}",
-        live_deploy_id=live.id if live else None,
-    )
+    summary = f"would cancel {deploy.id} ({deploy.version}, {deploy.status}){keeps}"
+    return _report(service, deploy, deploy.status, ("planned", 0, summary), live)
 
 
 def cancel(client: RenderClient, service: Service, deploy: Deploy) -> CancelReport:
@@ -98,13 +88,24 @@ def cancel(client: RenderClient, service: Service, deploy: Deploy) -> CancelRepo
     else:
         outcome, code = "finished_first", 1
         summary = f"{deploy.id} finished before it could be canceled: it is {now.status}{serving}"
+    return _report(service, deploy, now.status, (outcome, code, summary), live)
+
+
+def _report(
+    service: Service,
+    deploy: Deploy,
+    status_now: str | None,
+    verdict: tuple[str, int, str],  # outcome, exit code, summary
+    live: Deploy | None,
+) -> CancelReport:
+    outcome, code, summary = verdict
     return CancelReport(
         service_id=service.id,
         service_name=service.name,
         deploy_id=deploy.id,
         version=deploy.version,
         status_before=deploy.status,
-        status_now=now.status,
+        status_now=status_now,
         outcome=outcome,
         exit_code=code,
         summary=summary,

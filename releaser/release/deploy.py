@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from releaser.config import Config, ServiceRules
 from releaser.errors import ApiError, NotFoundError, ReleaserError, UnsafeState, UsageError
 from releaser.release.classify import EXITED
-from releaser.release.envchange import read_service_env, secret_values
+from releaser.release.envchange import ServiceEnv, read_service_env, secret_values
 from releaser.release.health import (
     DEFAULT_PROBE_TIMEOUT,
     HealthCheck,
@@ -51,7 +51,6 @@ from releaser.release.watch import (
     SUPERSEDED,
     TIMED_OUT,
     TURNED_BAD,
-    UPDATE,
     WATCH_REQUESTS_PER_MINUTE,
     Observer,
     RequestBudget,
@@ -109,6 +108,25 @@ class DeployPlan:
     warnings: list[str] = field(default_factory=list)
 
 
+def _new_plan(
+    service: Service,
+    rules: ServiceRules,
+    options: DeployOptions,
+    previous: Deploy | None,
+    recent: list[Deploy],
+    env: ServiceEnv,
+) -> DeployPlan:
+    return DeployPlan(
+        service=service,
+        rules=rules,
+        options=options,
+        previous=previous,
+        health=health_check(service, rules.health_path),
+        known_ids=frozenset(d.id for d in recent),
+        secrets=secret_values(env, rules),
+    )
+
+
 def plan_deploy(
     client: RenderClient, config: Config, service: Service, options: DeployOptions
 ) -> DeployPlan:
@@ -122,15 +140,7 @@ def plan_deploy(
     recent = client.list_deploys(service.id, limit=DEPLOY_HISTORY)
     env = read_service_env(client, service)
     live = next((d for d in recent if d.status == "live"), None) or live_deploy(client, service.id)
-    plan = DeployPlan(
-        service=service,
-        rules=rules,
-        options=options,
-        previous=live,
-        health=health_check(service, rules.health_path),
-        known_ids=frozenset(d.id for d in recent),
-        secrets=secret_values(env, rules),
-    )
+    plan = _new_plan(service, rules, options, live, recent, env)
     if not options.skip_checks:
         verdict = run_go_no_go(
             client,
@@ -155,7 +165,11 @@ def plan_deploy(
     busy = next((d for d in recent if d.in_progress), None)
     if busy is not None:
         plan.refusal = f"deploy {busy.id} is already {busy.status}"
-        plan.refusal_advice = "Nothing was deployed. Wait for it to finish, or cancel it first"
+        arg = service_arg(service)
+        plan.refusal_advice = (
+            f"Nothing was deployed. Watch it finish ('releaser watch {arg} {busy.id}'), "
+            f"or cancel it first ('releaser cancel {arg} {busy.id}')"
+        )
     elif live is None and options.rollback and rules.require_rollback_target:
         plan.refusal = "the service has no live deploy, so there would be nothing to roll back to"
         plan.refusal_advice = (
@@ -373,11 +387,14 @@ def _abandoned(run: _Run) -> WatchAbandoned:
             f"'releaser watch {service}' re-attaches to a running deploy",
         )
     what = "rollback" if watching.is_rollback else "deploy"
+    if run.actions:  # interrupted while acting (a cancel, a rollback): its effect is unknown
+        state = f"may still be running: releaser was interrupted while acting ({run.actions[-1]})"
+    else:
+        state = "is still running on Render and nobody is watching it (releaser did not cancel it)"
     return WatchAbandoned(
-        f"interrupted: {what} {watching.id} on {run.plan.service.label} is still running on "
-        "Render and nobody is watching it (releaser did not cancel it)",
+        f"interrupted: {what} {watching.id} on {run.plan.service.label} {state}",
         f"Re-attach with 'releaser watch {service} {watching.id}"
-        + (" --rollback-on-failure" if run.plan.options.rollback else "")
+        + (" --rollback-on-failure" if run.plan.options.rollback and what == "deploy" else "")
         + f"', or stop it with 'releaser cancel {service} {watching.id}'",
     )
 
@@ -422,28 +439,29 @@ def attach_plan(
     previous = next((d for d in before if d.status == "live"), None) or (
         before[0] if before else None
     )
-    env = read_service_env(client, service)
-    plan = DeployPlan(
-        service=service,
-        rules=rules,
-        options=options,
-        previous=previous,
-        health=health_check(service, rules.health_path),
-        known_ids=frozenset(d.id for d in recent),
-        secrets=secret_values(env, rules),
-    )
-    if not options.rollback:
-        plan.warnings.append(
-            "no automatic rollback (re-attached; pass --rollback-on-failure to roll back)"
-        )
+    if deploy.is_rollback and options.rollback:
+        # A rollback is never rolled back in turn: that would go "back" to what it escaped.
+        options = replace(options, rollback=False)
+        warning = "watching a rollback: it is never rolled back itself (--rollback-on-failure)"
+    elif not options.rollback:
+        warning = "no automatic rollback (re-attached; pass --rollback-on-failure to roll back)"
+    else:
+        warning = ""
+    plan = _new_plan(service, rules, options, previous, recent, read_service_env(client, service))
+    if warning:
+        plan.warnings.append(warning)
     return plan, deploy
 
 
 def _with_render_reason(observer: Observer, state: WatchState) -> WatchState:
-    """Render's structured reason (nonZeroExit, oomKilled...) for the report, if it has one."""
+    """Render's structured reason (nonZeroExit, oomKilled...) for the report, if it has one.
+
+    Any failure to read it (events answering 404 on some plans) only leaves it out: the
+    verdict is already reached and must still be acted upon and reported.
+    """
     try:
         reason = observer.failure_reason()
-    except ReleaserError:  # events unavailable (a 404 too): the report goes out without it
+    except ReleaserError:
         return state
     if reason is None:
         return state
@@ -457,7 +475,7 @@ def _act(run: _Run, deploy: Deploy, result: WatchResult, state: WatchState) -> s
         run.state_now = f"live: {deploy.id} ({version}), {state.last_probe or 'no probe'}"
         return "healthy"
     if verdict in (CRASH_LOOP, TIMED_OUT):
-        run.progress(f"{state.reason}: canceling {deploy.id} ({_still_serving(run.plan, state)})")
+        run.progress(f"{state.reason}: canceling {deploy.id} ({_serving_words(run.plan.service)})")
         run.actions.append(f"canceled {deploy.id} ({state.reason})")
         _cancel(run, deploy.id)
     elif verdict in (FAILED, CANCELED):
@@ -637,14 +655,14 @@ def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> Deplo
     )
 
 
-def _went_down(plan: DeployPlan, state: WatchState) -> bool:
-    """With a disk, Render stops the old instance when the update starts (not before)."""
-    return plan.service.has_disk and any(phase == UPDATE for phase, _ in state.phases)
-
-
-def _still_serving(plan: DeployPlan, state: WatchState) -> str:
-    if _went_down(plan, state):
-        return "the service has a disk: it is down until the previous version restarts"
+def _serving_words(service: Service) -> str:
+    if service.has_disk:
+        # No zero-downtime deploys with a disk: the old instance stopped before the new one
+        # started, so the service has been down; canceling ends that downtime.
+        return (
+            "the service has a disk, so it has been DOWN during this deploy; canceling lets "
+            "Render start the previous version again"
+        )
     return "the previous version is still serving"
 
 
@@ -679,13 +697,9 @@ def _summary(
     prev = f"{previous.id} ({previous.version})" if previous else "the previous version"
     if outcome == "healthy":
         return f"{deploy.id} is live and healthy ({state.reason})"
-    if outcome in ("canceled", "failed") and _went_down(run.plan, state):
-        serving = (
-            f"the service has a disk (no zero-downtime deploy), so it was DOWN while the new "
-            f"version tried to start; {prev} is live again"
-        )
-    else:
-        serving = f"{prev} is still serving"
+    serving = f"{prev} is still serving"
+    if run.plan.service.has_disk:
+        serving = f"the service (it has a disk) was down during the deploy; {prev} is live again"
     if outcome == "canceled":
         return f"{deploy.id} was canceled by releaser: {state.reason}{why}; {serving}"
     if outcome == "failed":

@@ -32,7 +32,7 @@ class HealthCheck:
 
     url: str | None
     strict: bool  # True: 200-399 (a health path); False: any answer below 500
-    judged: str  # for the report: "health path /healthz answers 200-399", ...
+    judged: str  # for the report: "health path /healthz answering 200-399, and the logs"
 
     @property
     def rule(self) -> str:
@@ -50,8 +50,8 @@ def health_check(service: Service, health_path: str | None = None) -> HealthChec
         return HealthCheck(
             None,
             False,
-            f"deploy status and events: a private service's address{where} is reachable only "
-            "inside Render's private network, so it is not probed",
+            f"deploy status, events and logs: a private service's address{where} is reachable "
+            "only inside Render's private network, so it is not probed",
         )
     if kind in ("background_worker", "cron_job") or not base.startswith(("http://", "https://")):
         what = {

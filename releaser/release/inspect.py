@@ -26,6 +26,7 @@ class ServiceStatus(BaseModel):
     live_deploy: Deploy | None
     in_progress: list[Deploy]
     health_url: str | None
+    health_judged: str  # what decides health for this service type, in words
     auto_deploy: str | None
     suspended: bool
     live_since: datetime | None
@@ -72,11 +73,13 @@ def service_status(client: RenderClient, service: Service) -> ServiceStatus:
     # One page of recent deploys answers both questions (live and in progress).
     recent = client.list_deploys(service.id, limit=20)
     live = live_deploy(client, service.id, recent)
+    check = health_check(service)
     return ServiceStatus(
         service=service,
         live_deploy=live,
         in_progress=[d for d in recent if d.in_progress],
-        health_url=health_url(service),
+        health_url=check.url,
+        health_judged=check.judged,
         auto_deploy=service.auto_deploy,
         suspended=service.is_suspended,
         live_since=(live.finished_at or live.created_at) if live else None,

@@ -34,24 +34,17 @@ class Owner(RenderModel):
     type: str | None = None
 
 
-class Disk(RenderModel):
-    id: str | None = None
-    name: str | None = None
-    mount_path: str | None = None
-    size_gb: int | None = Field(default=None, alias="sizeGB")
-
-
 class ServiceDetails(RenderModel):
     """The union of the variants' fields we read; missing or unknown variants are fine."""
 
     url: str | None = None
-    disk: Disk | None = None
     health_check_path: str | None = None
     plan: str | None = None
     region: str | None = None
     runtime: str | None = None
     env: str | None = None
     num_instances: int | None = None
+    disk: dict[str, Any] | None = None
 
 
 class Service(RenderModel):
@@ -103,7 +96,7 @@ class Service(RenderModel):
 
     @property
     def has_disk(self) -> bool:
-        """Render stops the old instance first: no zero-downtime deploys with a disk."""
+        """A disk means no zero-downtime deploys: Render stops the old instance first."""
         return bool(self.service_details and self.service_details.disk)
 
 
@@ -168,7 +161,7 @@ class Deploy(RenderModel):
             return f"{self.commit.short} {self.commit.title}".strip()
         if self.image and (self.image.ref or self.image.sha):
             digest = _short_digest(self.image.sha)
-            if self.image.ref and digest:
+            if self.image.ref and digest and "@" not in self.image.ref:
                 return f"{self.image.ref}@{digest}"
             return self.image.ref or digest or ""
         return "-"

@@ -77,10 +77,6 @@ class DeployFacts:
     pre_deploy_command: str | None = None
 
 
-# The phases a deploy may be resumed in (a scenario's deploy in progress), in order.
-_RESUMABLE = ("created", "queued", "build_in_progress", "pre_deploy_in_progress")
-
-
 def plan_deploy(
     facts: DeployFacts,
     behaviour: Behaviour,

@@ -520,8 +520,20 @@ def _cross_check(scenario: Scenario) -> tuple[tuple[Any, ...], str] | None:
         running = [i for i, d in enumerate(service.deploys) if d.in_progress]
         if len(running) > 1:
             return ("services", index, "deploys"), "more than one deploy in progress"
+        for d_index in running:
+            if service.deploys[d_index].status == "pre_deploy_in_progress" and not (
+                service.pre_deploy_command
+            ):
+                return (
+                    "services",
+                    index,
+                    "deploys",
+                    d_index,
+                    "status",
+                ), "pre_deploy_in_progress needs the service's pre_deploy_command"
         if running and service.deploys:
-            newest = max(service.deploys, key=lambda d: resolve_offset(d.created_at, _EPOCH))
+            now = datetime.now().astimezone()  # offsets and absolute times, on one axis
+            newest = max(service.deploys, key=lambda d: resolve_offset(d.created_at, now))
             if newest is not service.deploys[running[0]]:
                 return (
                     "services",
@@ -545,9 +557,6 @@ def _cross_check(scenario: Scenario) -> tuple[tuple[Any, ...], str] | None:
         if queued.service not in known:
             return ("next_deploys", index, "service"), f"no service named {queued.service!r}"
     return None
-
-
-_EPOCH = datetime(2000, 1, 1).astimezone()
 
 
 def _located(

@@ -145,7 +145,7 @@ def test_a_crash_loop_on_a_disk_service_is_described_as_downtime(
     assert result.exit_code == 1, result.stderr
     report = report_of(result)
     assert report["outcome"] == "canceled"
-    assert "has a disk" in report["summary"] and "DOWN" in report["summary"]
+    assert "has a disk" in report["summary"] and "down" in report["summary"].lower()
     assert "still serving" not in report["summary"]
     assert any("has a disk" in w for w in report["warnings"])
 
@@ -295,6 +295,14 @@ def test_cancel_of_a_finished_deploy_is_refused_before_any_write(
     assert not requests_to(sim, "POST", "/cancel")
 
 
+def watching(sim: SimServer) -> bool:
+    """The deploy was created and its status has been read since: the watch loop runs."""
+    posts = [i for i, r in enumerate(sim.requests) if r.method == "POST"]
+    return bool(posts) and any(
+        r.method == "GET" and "/deploys" in r.path for r in sim.requests[posts[0] + 1 :]
+    )
+
+
 def test_ctrl_c_during_deploy_names_the_running_deploy_and_the_re_attach_command(
     start_sim: Start,
 ) -> None:
@@ -312,14 +320,15 @@ def test_ctrl_c_during_deploy_names_the_running_deploy_and_the_re_attach_command
         text=True,
     )
     try:
-        for _ in range(600):
-            if requests_to(sim, "POST", "/deploys") and len(sim.requests) > 8:
-                break
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not watching(sim):
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        _, stderr = process.communicate(timeout=120)
     finally:
-        process.kill()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     ours = new_deploys(sim, "storefront")
     assert len(ours) == 1 and ours[0].in_progress
     assert not requests_to(sim, "POST", "/cancel")
@@ -328,3 +337,163 @@ def test_ctrl_c_during_deploy_names_the_running_deploy_and_the_re_attach_command
     assert "still running" in last
     assert f"'releaser watch storefront {ours[0].id} --rollback-on-failure'" in last
     assert process.returncode == 4
+
+
+@pytest.mark.parametrize("behaviour", ["succeed", "crash_loop", "unhealthy_after_live"])
+def test_logs_and_events_answering_404_never_abandon_the_deploy(
+    start_sim: Start, run_cli: Run, behaviour: str
+) -> None:
+    """GET /logs and /events answer 404 (a plan without log access) while deploys work: a
+    healthy deploy still ends exit 0; a bad one still ends with a verdict, an action and a
+    report (never 'lost contact' with a deploy releaser started)."""
+    sim = start_sim("render-shapes")
+    sim.add_fault(method="GET", path="/logs", status=404)
+    sim.add_fault(method="GET", path="/services/*/events", status=404)
+    sim.queue_behaviour("storefront", behaviour, unhealthy_after=5, fail_after=300, **QUICK)
+    result = deploy(run_cli, "storefront")
+    report = report_of(result)
+    expected = {
+        "succeed": (0, "healthy"),
+        "crash_loop": (1, "failed"),
+        "unhealthy_after_live": (1, "rolled_back"),
+    }
+    assert (result.exit_code, report["outcome"]) == expected[behaviour], result.stderr
+
+
+def test_cancel_dry_run_writes_nothing_and_json_names_the_deploy(
+    start_sim: Start, run_cli: Run
+) -> None:
+    """--dry-run: exit 0, the deploy that would be canceled and what keeps serving; no write."""
+    sim = start_sim("render-shapes")
+    result = run_cli("cancel", "checkout", "--dry-run", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert (plan["outcome"], plan["deploy_id"]) == ("planned", CHECKOUT_RUNNING)
+    assert plan["live_deploy_id"] == "dep-sh4p3sbusy00000000b"
+    assert not [r for r in sim.requests if r.method != "GET"]
+
+
+def test_watch_with_nothing_in_progress_is_a_usage_error(start_sim: Start, run_cli: Run) -> None:
+    """No running deploy and no id: exit 2, one line naming how to pick one; no write."""
+    sim = start_sim("render-shapes")
+    result = run_cli("watch", "storefront")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: no deploy is in progress on storefront")
+    assert "releaser watch storefront dep-" in result.stderr
+    assert not [r for r in sim.requests if r.method != "GET"]
+
+
+def test_a_status_filter_that_is_ignored_does_not_make_a_running_deploy_live(
+    start_sim: Start, run_cli: Run
+) -> None:
+    """render-shapes answers ?status=live with every deploy, newest (running) first: the
+    services list still shows checkout's real live deploy, checked by its status."""
+    start_sim("render-shapes")
+    result = run_cli("services", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = {row["id"]: row for row in json.loads(result.stdout)}
+    assert rows["srv-sh4p3sbusy000000001"]["live_deploy"]["id"] == "dep-sh4p3sbusy00000000b"
+    assert rows["srv-sh4p3sbusy000000001"]["live_deploy"]["status"] == "live"
+
+
+RUNNING_CRASH = """\
+[scenario]
+name = "running-crash"
+
+[owner]
+id = "tea-r3nd3rsh4p3s0000001"
+name = "Shapes Inc"
+
+[[services]]
+id = "srv-runn1ngcr4sh0000001"
+name = "billing"
+repo = "https://github.com/shapes/billing"
+
+[[services.deploys]]
+id = "dep-runn1ngcr4sh00000a"
+status = "live"
+commit = "aaaaaaa"
+created_at = "-1d"
+
+[[services.deploys]]
+id = "dep-runn1ngcr4sh00000b"
+status = "update_in_progress"
+commit = "bbbbbbb"
+created_at = "-3m"
+then = { behaviour = "crash_loop", fail_after = "10m" }
+"""
+
+
+def test_watch_catches_a_crash_loop_in_a_deploy_it_did_not_start(
+    start_sim: Start, run_cli: Run, tmp_path: Any
+) -> None:
+    """A deploy already crash-looping when releaser arrives: 'releaser watch' reaches the same
+    verdict as deploy (crash loop, canceled, exit 1) and names the previous deploy as serving."""
+    path = tmp_path / "running-crash.toml"
+    path.write_text(RUNNING_CRASH, encoding="utf-8")
+    sim = start_sim(str(path))
+    result = run_cli("watch", "billing", "-o", "json")
+    assert result.exit_code == 1, result.stderr
+    report = report_of(result)
+    assert (report["outcome"], report["deploy_id"]) == ("canceled", "dep-runn1ngcr4sh00000b")
+    assert report["previous_deploy_id"] == "dep-runn1ngcr4sh00000a"
+    assert len(requests_to(sim, "POST", "/cancel")) == 1
+
+
+def test_declining_cancel_on_a_terminal_changes_nothing(start_sim: Start) -> None:
+    """On a terminal, answering no: exit 1 'not confirmed. Nothing was changed', no POST."""
+    import pty
+
+    sim = start_sim("render-shapes")
+    env = {**os.environ, "RENDER_API_URL": sim.url, "RENDER_API_KEY": sim.api_key}
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "releaser.cli.main", "cancel", "checkout"],
+        env=env,
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(slave)
+    try:
+        os.write(master, b"n\n")
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        os.close(master)
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 1, stderr
+    assert stderr.strip().endswith("[y/N]: Error: not confirmed. Nothing was changed")
+    assert not requests_to(sim, "POST", "/cancel")
+
+
+def test_watch_never_rolls_back_a_rollback(start_sim: Start, run_cli: Run) -> None:
+    """Re-attached to a rollback that turns bad, even with --rollback-on-failure: no second
+    rollback (it would go back to what it escaped); exit 4, a human decides."""
+    sim = start_sim("render-shapes")
+    sim.queue_behaviour("storefront", "unhealthy_after_live", unhealthy_after=5, **QUICK)
+    started = httpx.post(
+        f"{sim.url}/services/srv-sh4p3sw3b0000000001/rollback",
+        json={"deployId": "dep-sh4p3sw3b000000000a"},
+        headers={"Authorization": f"Bearer {sim.api_key}"},
+    )
+    assert started.status_code == 201
+    result = run_cli("watch", "storefront", "--rollback-on-failure", "--soak", "30s", "-o", "json")
+    assert result.exit_code == 4
+    report = report_of(result)
+    assert report["watch_verdict"] == "turned_bad" and report["rollback"] is None
+    assert any("never rolled back itself" in w for w in report["warnings"])
+    assert len(requests_to(sim, "POST", "/rollback")) == 1  # only the one the test made
+
+
+def test_status_says_how_health_is_judged(start_sim: Start, run_cli: Run) -> None:
+    """status names the rule per type: a private service is not probed, an API without a
+    health path is up on any answer below 500."""
+    start_sim("render-shapes")
+    private = run_cli("status", "search")
+    assert private.exit_code == 0, private.stderr
+    assert "health URL   -" in private.stdout and "not probed" in private.stdout
+    api = run_cli("status", API, "-o", "json")
+    assert "any answer below 500" in json.loads(api.stdout)["health_judged"]

@@ -76,7 +76,9 @@ FAILING = {
     "fail-migrate-pre-deploy": Case(
         "migrate", "failed", 1, ("pre-deploy command failed", "ProgrammingError")
     ),
-    "fail-disk-crash-loop": Case("disky", "canceled", 1, ("DOWN",), canceled=True),
+    "fail-disk-crash-loop": Case(
+        "disky", "canceled", 1, ("was down during the deploy",), canceled=True
+    ),
     "fail-no-logs-crash-loop": Case("py", "failed", 1, ("logs unavailable", "update_failed")),
     "fail-no-events-crash-loop": Case(
         "node", "canceled", 1, ("events unavailable", "port already in use"), canceled=True

@@ -261,6 +261,15 @@ name = "Team"
             [[services]]
             id = "srv-a"
             name = "a"
+            deploys = [{ id = "dep-1", status = "pre_deploy_in_progress", created_at = "-1m" }]
+            """,
+            "pre_deploy_in_progress needs the service's pre_deploy_command",
+        ),
+        (
+            """\
+            [[services]]
+            id = "srv-a"
+            name = "a"
             auto_deploy = "no"
             auto_deploy_trigger = "commit"
             """,
@@ -283,3 +292,39 @@ def test_bad_shape_fields_are_one_line_errors(tmp_path: Path, body: str, fragmen
     with pytest.raises(ConfigError) as caught:
         load_scenario(str(path))
     assert fragment in caught.value.one_line()
+
+
+@pytest.mark.parametrize(
+    "status",
+    ["created", "queued", "build_in_progress", "pre_deploy_in_progress", "update_in_progress"],
+)
+def test_every_in_progress_status_can_be_declared_and_runs_on(
+    tmp_path: Path, start_sim: StartSim, clock: ManualClock, status: str
+) -> None:
+    """A scenario deploy declared in any in-progress status is in it at start, then goes live
+    and deactivates the live one; the phases after it still happen."""
+    path = tmp_path / "running.toml"
+    path.write_text(
+        HEADER
+        + textwrap.dedent(
+            f"""\
+            [[services]]
+            id = "srv-a"
+            name = "a"
+            pre_deploy_command = "migrate"
+            deploys = [
+                {{ id = "dep-1", status = "live", created_at = "-1d" }},
+                {{ id = "dep-2", status = "{status}", created_at = "-2m" }},
+            ]
+            """
+        ),
+        encoding="utf-8",
+    )
+    api = client_for(start_sim(load_scenario(str(path))))
+    assert get_deploy(api, "srv-a", "dep-2")["status"] == status
+    seen = set()
+    for _ in range(30):
+        clock.advance(10)
+        seen.add(get_deploy(api, "srv-a", "dep-2")["status"])
+    assert "live" in seen and "update_in_progress" in seen
+    assert get_deploy(api, "srv-a", "dep-1")["status"] == "deactivated"
