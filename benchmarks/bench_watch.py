@@ -1,22 +1,27 @@
-"""Deploy-watch figures against the simulator (issue 4). Prints figures; asserts nothing.
+"""Deploy-watch figures against the simulator (issue 17). Prints figures; asserts nothing.
 
-1. A crash-looping deploy: seconds from the first fatal log line to releaser's verdict,
-   versus waiting on the deploy status alone (Render marks it failed after ~15 minutes).
-2. API requests per minute while watching (target: at most 30).
-3. The same for a healthy 3-minute deploy (build 150 s, start 30 s, soak 60 s).
+1. Detection latency: seconds (server time) from the new instance's first fatal log line to
+   releaser's verdict, for a crash loop on a quiet service and on a busy one (its old
+   instance writes 40 access-log lines a second), at time scale 1 by default. The process
+   restarts every --restart seconds; a verdict needs the second start, so that is the floor.
+2. False alarms: the harmless scenarios of tests/deploy/scenarios (warnings from every
+   worker, retries that succeed, worker recycles, helpers exiting 0, a busy secondary port,
+   a handler exception, a busy old instance) run end to end on a virtual clock; any outcome
+   but "healthy" is a false alarm.
+3. Requests: the most API requests in any 60 server-seconds of each watched deploy above,
+   and of a healthy busy deploy with a 60 s soak.
 
-    .venv/bin/python benchmarks/bench_watch.py            # time scale 1.0: about 6 minutes
-    .venv/bin/python benchmarks/bench_watch.py --scale 10 # quicker, same server-time figures
-
-The status-only baseline runs the same crash loop at --baseline-scale (default 30) with
-Render's 15-minute failure, and reports server seconds.
+    .venv/bin/python benchmarks/bench_watch.py              # about 3 minutes
+    .venv/bin/python benchmarks/bench_watch.py --runs 5     # more latency samples
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import statistics
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from releaser.config import Config
@@ -27,11 +32,17 @@ from releaser.release.watch import ServerClock
 from releaser.render.client import RenderClient
 from releaser.sim import SimServer, load_scenario
 
+SCENARIOS = Path(__file__).resolve().parent.parent / "tests" / "deploy" / "scenarios"
 
-def first_fatal_line(client: RenderClient, owner: str, service_id: str, since: datetime) -> float:
-    for entry in client.iter_logs(owner, service_id, start_time=since, direction="forward"):
-        if entry.type == "app" and classify_line(entry.message) and entry.timestamp:
-            return entry.timestamp.timestamp()
+
+def first_fatal_line(sim: SimServer, service_id: str, deploy_id: str) -> float:
+    """The first classified line written by the new deploy's own instance."""
+    with sim.state.lock:
+        service = sim.state.service(service_id)
+        instance = next(d.instance for d in service.deploys if d.id == deploy_id)
+        for entry in sim.state.logs.entries:
+            if entry.instance == instance and classify_line(entry.message):
+                return entry.timestamp.timestamp()
     raise SystemExit("no fatal line found")
 
 
@@ -47,85 +58,99 @@ def max_per_minute(requests: list[Any], scale: float) -> int:
     return best
 
 
-def run(
-    scale: float, behaviour: str, soak: float = 60.0, **fields: Any
-) -> tuple[DeployReport, Any]:
-    sim = SimServer(load_scenario("demo"), port=0, time_scale=scale).start()
-    sim.queue_behaviour("web", behaviour, **fields)
+def deploy(
+    scenario: str, service: str, scale: float, soak: float = 30.0, **behaviour: Any
+) -> tuple[DeployReport, SimServer, int]:
+    sim = SimServer(load_scenario(scenario), port=0, time_scale=scale, rate_limits=True).start()
+    if behaviour:
+        sim.queue_behaviour(service, **behaviour)
     client = RenderClient(sim.api_key, sim.url, owner_id=sim.owner_id)
-    service = client.resolve_service("web")
-    plan = plan_deploy(client, Config(), service, DeployOptions(skip_checks=True, soak=soak))
-    sim.clear_requests()
-    report = execute_deploy(client, plan, ServerClock(client.server_now), progress=lambda _: None)
-    return report, (sim, client)
+    try:
+        target = client.resolve_service(service)
+        plan = plan_deploy(client, Config(), target, DeployOptions(skip_checks=True, soak=soak))
+        sim.clear_requests()
+        report = execute_deploy(
+            client, plan, ServerClock(client.server_now), progress=lambda _: None
+        )
+        window = max_per_minute(sim.requests, scale)
+    finally:
+        client.close()
+    return report, sim, window
 
 
-def crash_loop(scale: float) -> None:
-    report, (sim, client) = run(scale, "crash_loop")
-    assert report.started_at and report.finished_at
-    first = first_fatal_line(client, sim.owner_id, report.service_id, report.started_at)
-    decided = report.finished_at.timestamp()
-    watched = sum(t.seconds for t in report.timings)
-    print(f"crash loop (scale {scale}): outcome {report.outcome}, cause: {report.cause}")
-    print(f"  first fatal line -> releaser verdict: {decided - first:.1f} s (server time)")
-    print(f"  API requests: {report.api_requests} in {watched:.0f} s watched")
-    print(
-        f"  requests/min: {report.api_requests / (watched / 60):.1f} average, "
-        f"{max_per_minute(sim.requests, scale)} max in any 60 s window"
-    )
-    client.close()
-    sim.stop()
+def latency(kind: str, service: str, scale: float, runs: int, restart: float) -> list[int]:
+    samples: list[float] = []
+    windows: list[int] = []
+    for _ in range(runs):
+        report, sim, window = deploy(
+            str(SCENARIOS / "stacks.toml"),
+            service,
+            scale,
+            behaviour="crash_loop",
+            build_seconds=10,
+            repeat_every=restart,
+            fail_after=360,
+        )
+        try:
+            assert report.deploy_id and report.finished_at
+            if report.outcome != "canceled":
+                print(f"  MISSED: {report.outcome}: {report.summary}")
+                continue
+            first = first_fatal_line(sim, report.service_id, report.deploy_id)
+            samples.append(report.finished_at.timestamp() - first)
+            windows.append(window)
+        finally:
+            sim.stop()
+    if samples:
+        print(
+            f"{kind} service, crash loop restarting every {restart:.0f} s: first fatal line -> "
+            f"verdict median {statistics.median(samples):.1f} s "
+            f"(runs: {', '.join(f'{s:.1f}' for s in samples)})"
+        )
+    return windows
 
 
-def status_only(scale: float, poll: float = 10.0) -> None:
-    """The baseline: poll the deploy status alone until Render says it failed."""
-    sim = SimServer(load_scenario("crash-loop"), port=0, time_scale=scale).start()
-    client = RenderClient(sim.api_key, sim.url, owner_id=sim.owner_id)
-    deploy = client.create_deploy("srv-hjtl316kyssqmyi4ywa3")
-    assert deploy is not None and deploy.created_at is not None
-    while True:
-        time.sleep(poll / scale)
-        status = client.get_deploy("srv-hjtl316kyssqmyi4ywa3", deploy.id).status
-        if status in ("update_failed", "canceled", "live"):
-            break
-    seen = client.server_now().timestamp()
-    first = first_fatal_line(client, sim.owner_id, "srv-hjtl316kyssqmyi4ywa3", deploy.created_at)
-    print(f"status alone (poll every {poll:.0f} s, scale {scale}): {status} seen")
-    print(f"  first fatal line -> verdict: {seen - first:.0f} s (server time)")
-    client.close()
-    sim.stop()
+def false_alarms() -> tuple[int, int]:
+    sys.path.insert(0, str(SCENARIOS.parent))
+    from test_verdict_scenarios import HARMLESS, run_case  # the same cases as the tests
 
-
-def healthy(scale: float) -> None:
-    started = time.perf_counter()
-    report, (sim, client) = run(scale, "succeed", 60.0, build_seconds=150, update_seconds=30)
-    watched = sum(t.seconds for t in report.timings)
-    print(f"healthy 3-minute deploy (scale {scale}): outcome {report.outcome}")
-    print("  timings: " + ", ".join(f"{t.phase} {t.seconds:.0f}s" for t in report.timings))
-    print(
-        f"  API requests: {report.api_requests} in {watched:.0f} s watched, "
-        f"{report.health_probes} health probes"
-    )
-    print(
-        f"  requests/min: {report.api_requests / (watched / 60):.1f} average, "
-        f"{max_per_minute(sim.requests, scale)} max in any 60 s window"
-    )
-    print(f"  wall time: {time.perf_counter() - started:.0f} s")
-    client.close()
-    sim.stop()
+    alarms = 0
+    for name, case in sorted(HARMLESS.items()):
+        report, sim = run_case(name, case.service)
+        sim.stop()
+        if report.outcome != "healthy":
+            alarms += 1
+            print(f"  FALSE ALARM {name}: {report.outcome}: {report.summary}")
+    return alarms, len(HARMLESS)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="simulator time scale")
-    parser.add_argument("--baseline-scale", type=float, default=30.0)
-    parser.add_argument("--skip-healthy", action="store_true")
+    parser.add_argument("--runs", type=int, default=3, help="crash loops per service kind")
+    parser.add_argument("--restart", type=float, default=3.0, help="seconds between restarts")
     args = parser.parse_args()
-    print(f"started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
-    crash_loop(args.scale)
-    status_only(args.baseline_scale)
-    if not args.skip_healthy:
-        healthy(args.scale)
+    print(f"started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC, time scale {args.scale}")
+    windows = latency("quiet", "node", args.scale, args.runs, args.restart)
+    windows += latency("busy (40 lines/s)", "busy", args.scale, args.runs, args.restart)
+    alarms, cases = false_alarms()
+    print(f"false alarms on the harmless classes: {alarms} of {cases} good releases")
+    report, sim, window = deploy(
+        str(SCENARIOS / "stacks.toml"),
+        "busy",
+        max(args.scale, 4.0),
+        soak=60.0,
+        behaviour="succeed",
+        build_seconds=90,
+        update_seconds=20,
+    )
+    sim.stop()
+    watched = sum(t.seconds for t in report.timings)
+    print(
+        f"healthy busy deploy: {report.outcome}, {report.api_requests} API requests in "
+        f"{watched:.0f} s watched, max {window} in any 60 s"
+    )
+    print(f"max API requests in any 60 s window, all watched deploys: {max([window, *windows])}")
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _rule(
         DATABASE_UNREACHABLE,
-        r"(?i)could not connect to server|connection to server at .* failed",
+        r"(?i)could not connect to server|connection to server at .* failed|PG::ConnectionBad",
         "could not connect to the database server",
     ),
     _rule(
@@ -140,6 +140,7 @@ _RULES: tuple[_Rule, ...] = (
         "could not connect to the database",
     ),
     _rule(OUT_OF_MEMORY, r"(?i)heap out of memory", "JavaScript heap out of memory"),
+    _rule(OUT_OF_MEMORY, r"OutOfMemoryError(?:: ([\w ]+))?", "Java {0}", "Java out of memory"),
     _rule(
         OUT_OF_MEMORY,
         r"(?i)(?:exit(?:ed)? (?:with )?(?:code|status) 137|\bOOMKilled\b|\bMemoryError\b"
@@ -148,7 +149,8 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _rule(
         EXITED,
-        r"(?i)(?:application )?exited (?:early|with (?:code|status) (\d+))",
+        # Code 0 is a clean exit (a helper that finished), never a startup error.
+        r"(?i)(?:application )?exited (?:early|with (?:code|status) ([1-9]\d*))",
         "the application exited with code {0}",
         "the application exited early",
     ),
@@ -215,3 +217,68 @@ def diagnose(findings: Iterable[Finding], max_lines: int = 5) -> Diagnosis | Non
         if finding.cause in (EXITED, OUT_OF_MEMORY) and finding.line not in lines:
             lines.append(finding.line)
     return Diagnosis(chosen.cause, chosen.summary, tuple(lines[:max_lines]))
+
+
+# --- what a line says about the process: "is it failing", apart from "what it looks like" ---
+
+START = "start"  # the service's main process (re)starts
+DEATH = "death"  # the main process died
+SUCCESS = "success"  # the app is up: listening, started, connected
+RETRY = "retry"  # a failure the app is retrying on its own
+WARNING = "warning"  # a warning: worth telling, never decisive
+SUBPROCESS = "subprocess"  # a worker, child or helper exited: the main process lives on
+
+RENDER_START = "==> Running '"  # Render's own marker: one per start of the service process
+_STARTS = re.compile(
+    r"^==> Running '|Starting gunicorn|\bPuma starting in\b|=> Booting Puma"
+    r"|\bStarting \w+ (?:v\S+ )?using Java|^> \S+@\S+ start$|\bBooting (?:Unicorn|Falcon)\b"
+)
+_RENDER_EXIT = re.compile(r"^==> (?:Exited with status (\d+)|Application exited early)")
+_DEATHS = re.compile(
+    r"(?i)(?:^|\s)(?:application|process|main process|server) exited (?:early|with (?:code|status) "
+    r"[1-9])|Shutting down: Master|^panic: |^fatal error: |\bApplication run failed\b"
+    r"|\bOOMKilled\b|exit(?:ed)? (?:with )?(?:code|status) 137"
+)
+_SUBPROCESS = re.compile(
+    r"(?i)\b(?:worker|child|helper|subprocess|sidecar|job runner)\b[^.]*\b(?:exit(?:ed|ing)?|"
+    r"died|terminated|stopped|recycl\w*)\b|Autorestarting worker|\bexited with code 0\b"
+)
+_SUCCESS = re.compile(
+    r"(?i)\blistening (?:on|at)\b|\bserver (?:is )?(?:running|started|ready)\b"
+    r"|\bstarted \w+ in [\d.]+ ?s|\bapplication startup complete\b|Use Ctrl-C to stop"
+    r"|Your service is live|\bconnected to (?:the )?(?:database|postgres|db|redis)\b"
+    r"|\bready to accept connections\b"
+)
+_RETRY = re.compile(
+    r"(?i)\bretry(?:ing)?\b|\bwill retry\b|\bback(?:ing)? ?off\b|\battempt \d+ ?(?:/|of) ?\d+"
+    r"|\breconnecting\b|\btrying again\b"
+)
+_WARNING = re.compile(
+    r"^\s*\[?(?:WARN|WARNING)\]?[:\s]|\[(?:WARN|WARNING)\]|^W, \[|\blevel=warn(?:ing)?\b"
+    r"|\(node:\d+\) \w*Warning:|\s(?:WARN|WARNING)\s+\d*\s*---|^WARNING:|\bDeprecationWarning\b"
+)
+
+
+def line_role(line: str, level: str | None = None) -> str | None:
+    """What the line says about the process, whatever error it also looks like.
+
+    Order matters: a Render exit marker is a death even at info level; a worker's exit is
+    not the service's; a warning stays a warning even when it names a missing variable.
+    """
+    text = line.strip()
+    render_exit = _RENDER_EXIT.match(text)
+    if render_exit:
+        return DEATH  # Render's own word: the service's process ended (any status)
+    if _STARTS.search(text):
+        return START
+    if _SUBPROCESS.search(text):
+        return SUBPROCESS
+    if (level or "").lower() in ("warn", "warning") or _WARNING.search(text):
+        return WARNING
+    if _DEATHS.search(text):
+        return DEATH
+    if _RETRY.search(text):
+        return RETRY
+    if _SUCCESS.search(text):
+        return SUCCESS
+    return None

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from releaser.config import Config, ServiceRules
 from releaser.errors import ApiError, NotFoundError, ReleaserError, UnsafeState, UsageError
+from releaser.release.classify import EXITED
 from releaser.release.envchange import ServiceEnv, read_service_env, secret_values
 from releaser.release.health import (
     DEFAULT_PROBE_TIMEOUT,
@@ -38,6 +39,7 @@ from releaser.release.rollback import (
     enable_autodeploy_command,
     find_new_deploy,
     not_undone_notes,
+    post_then_look,
     service_arg,
     start_rollback,
 )
@@ -49,7 +51,9 @@ from releaser.release.watch import (
     SUPERSEDED,
     TIMED_OUT,
     TURNED_BAD,
+    WATCH_REQUESTS_PER_MINUTE,
     Observer,
+    RequestBudget,
     ServerClock,
     WatchResult,
     WatchRules,
@@ -236,60 +240,32 @@ def _is_ours(options: DeployOptions) -> Callable[[Deploy], bool]:
 def trigger_deploy(
     client: RenderClient, plan: DeployPlan, clock: ServerClock, progress: Progress
 ) -> Deploy:
-    """One deploy POST. A 202 or an unknown outcome is answered by listing, not by posting.
-
-    Only when the list shows that nothing was created do we post a second (and last) time.
-    """
+    """One deploy POST, never two: a 202 or an unknown outcome is answered by looking."""
     options = plan.options
     service_id = plan.service.id
-    for attempt in range(2):
-        asked_at = datetime.fromtimestamp(clock.now(), UTC)
-        try:
-            created = client.create_deploy(
-                service_id,
-                commit_id=options.commit,
-                image_url=options.image,
-                clear_cache=options.clear_cache,
-                deploy_only=options.deploy_only,
-            )
-        except WriteOutcomeUnknown as exc:
-            progress(f"the deploy request got no clear answer ({exc.message}); looking for it")
-            found = find_new_deploy(
-                client,
-                service_id,
-                asked_at,
-                _is_ours(options),
-                wait=clock.sleep,
-                known=plan.known_ids,
-            )
-            if found is not None:
-                return found
-            if attempt == 1:
-                raise ApiError(
-                    f"could not start the deploy: {exc.message}",
-                    "Nothing was deployed (checked the deploy list); retry later",
-                ) from None
-            progress("no deploy was created; asking once more")
-            continue
-        if created is not None:
-            return created
-        # 202 with no body: Render queued it; the list will show it.
-        found = find_new_deploy(
-            client,
+    asked_at = datetime.fromtimestamp(clock.now(), UTC)
+
+    def post() -> Deploy | None:
+        return client.create_deploy(
             service_id,
-            asked_at,
-            _is_ours(options),
-            wait=clock.sleep,
-            looks=5,
-            known=plan.known_ids,
+            commit_id=options.commit,
+            image_url=options.image,
+            clear_cache=options.clear_cache,
+            deploy_only=options.deploy_only,
         )
-        if found is None:
-            raise ApiError(
-                "Render accepted the deploy (202) but it does not appear in the deploy list",
-                f"Check 'releaser history {service_arg(plan.service)}' before deploying again",
-            )
-        return found
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def look() -> Deploy | None:
+        progress("the deploy request got no clear answer; looking for the deploy (not resending)")
+        return find_new_deploy(
+            client, service_id, asked_at, _is_ours(options), clock=clock, known=plan.known_ids
+        )
+
+    return post_then_look(
+        post,
+        look,
+        what="the deploy request",
+        check=f"'releaser history {service_arg(plan.service)}'",
+    )
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -313,6 +289,7 @@ class _Run:
     timings: list[PhaseTiming] = field(default_factory=list)
     state_now: str = ""
     watching: Deploy | None = None  # the deploy being watched now (ours, then the rollback)
+    budget: RequestBudget | None = None  # requests per 60 s, counted from the first write
 
     def watch(
         self, deploy: Deploy, started: float, *, timeout: float, soak: float
@@ -328,7 +305,15 @@ class _Run:
             probing=self.prober is not None,
             extra_patterns=tuple(plan.rules.startup_error_patterns),
         )
-        return observer, watch(observer, rules, self.clock, started=started, progress=self.progress)
+        # One budget for the whole run: our deploy's watch, then a rollback's, and the POSTs.
+        if self.budget is None:
+            self.budget = RequestBudget(
+                WATCH_REQUESTS_PER_MINUTE, lambda: self.client.request_count
+            )
+        result = watch(
+            observer, rules, self.clock, started=started, progress=self.progress, budget=self.budget
+        )
+        return observer, result
 
 
 def execute_deploy(
@@ -363,6 +348,7 @@ def execute_deploy(
     )
     if run.owner is None:
         run.warnings.append("no workspace id (RENDER_OWNER_ID): logs were not watched")
+    run.budget = RequestBudget(WATCH_REQUESTS_PER_MINUTE, lambda: client.request_count)
     try:
         if attach is None:
             deploy = trigger_deploy(client, plan, clock, progress)
@@ -588,10 +574,7 @@ def _roll_back(run: _Run, deploy: Deploy, state: WatchState) -> str:
             run.actions.append(
                 "turned autodeploy off, so the next push does not redeploy the bad code"
             )
-        asked_at = datetime.fromtimestamp(clock.now(), UTC)
-        rollback = start_rollback(
-            client, service.id, previous.id, asked_at=asked_at, wait=clock.sleep
-        )
+        rollback = start_rollback(client, service, previous.id, clock=clock)
     except ReleaserError as exc:
         summary.outcome, summary.detail = "failed", exc.message
         run.actions.append(f"rollback to {previous.id} FAILED to start: {exc.message}")
@@ -623,9 +606,12 @@ def _roll_back(run: _Run, deploy: Deploy, state: WatchState) -> str:
 def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> DeployReport:
     service, previous = run.plan.service, run.plan.previous
     diagnosis = state.diagnosis
-    cause = diagnosis.title if diagnosis else None
-    detail = diagnosis.summary if diagnosis else None
-    if diagnosis is None and state.verdict == TURNED_BAD:
+    cause = diagnosis.title if diagnosis and outcome != "healthy" else None
+    detail = diagnosis.summary if diagnosis and outcome != "healthy" else None
+    if state.status == "pre_deploy_failed":
+        cause = "pre-deploy command failed"
+        detail = diagnosis.sentence() if diagnosis else "see its log lines"
+    elif diagnosis is None and state.verdict == TURNED_BAD:
         cause, detail = "health check failing", state.last_probe or None
     undo = None
     if outcome == "healthy" and previous is not None:
@@ -648,7 +634,9 @@ def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> Deplo
         watch_verdict=state.verdict,
         cause=cause,
         cause_detail=detail,
-        decisive_lines=list(diagnosis.lines) if diagnosis else [],
+        decisive_lines=_decisive_lines(state) if outcome != "healthy" else [],
+        evidence=list(state.evidence),
+        harmless=_harmless(state, outcome),
         render_reason=state.failure_reason,
         actions=run.actions,
         timings=run.timings,
@@ -676,6 +664,29 @@ def _serving_words(service: Service) -> str:
             "Render start the previous version again"
         )
     return "the previous version is still serving"
+
+
+def _harmless(state: WatchState, outcome: str) -> list[str]:
+    harmless = list(state.harmless)
+    diagnosis = state.diagnosis
+    if outcome == "healthy" and diagnosis is not None:
+        # Errors while it served, with health passing and no crash or restart: application
+        # errors to look into, not a failed release.
+        why = "an application error while serving; health passed and the process never died"
+        harmless += [f"{line}  ({why})" for line in diagnosis.lines]
+    return harmless
+
+
+def _decisive_lines(state: WatchState) -> list[str]:
+    diagnosis = state.diagnosis
+    if state.status == "pre_deploy_failed" and state.pre_deploy_lines:
+        # The pre-deploy command (migrations, typically) failed: its own last lines tell why.
+        return list(state.pre_deploy_lines[-5:])
+    lines = list(diagnosis.lines) if diagnosis else []
+    if diagnosis is None or diagnosis.cause == EXITED:
+        # Only "it exited": the lines it printed before dying say why.
+        lines = [*state.death_lines, *lines]
+    return lines[:6]
 
 
 def _summary(

@@ -62,6 +62,8 @@ class DeployReport(BaseModel):
     cause: str | None = None
     cause_detail: str | None = None
     decisive_lines: list[str] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list)  # what the verdict rests on
+    harmless: list[str] = Field(default_factory=list)  # seen, judged harmless, and why
     render_reason: str | None = None
     actions: list[str] = Field(default_factory=list)
     timings: list[PhaseTiming] = Field(default_factory=list)
@@ -108,6 +110,10 @@ def render_text(report: DeployReport) -> str:
         lines.append(f"  render     {report.render_reason}")
     for index, line in enumerate(report.decisive_lines):
         lines.append(f"  {'log' if index == 0 else '':<10} {line}")
+    for index, item in enumerate(report.evidence[:5]):
+        lines.append(f"  {'evidence' if index == 0 else '':<10} {item}")
+    for index, item in enumerate(report.harmless[:5]):
+        lines.append(f"  {'harmless' if index == 0 else '':<10} {item}")
     for action in report.actions:
         lines.append(f"  action     {action}")
     rollback = report.rollback
@@ -175,6 +181,12 @@ def render_markdown(report: DeployReport) -> str:
     out.append("")
     if report.decisive_lines:
         out += ["## Decisive log lines", "", "```", *report.decisive_lines, "```", ""]
+    if report.evidence:
+        out += ["## Evidence behind the verdict", ""] + [f"- {e}" for e in report.evidence]
+        out.append("")
+    if report.harmless:
+        out += ["## Seen but judged harmless", ""] + [f"- {h}" for h in report.harmless]
+        out.append("")
     if report.checks:
         out += ["## Go/no-go checks", "", "| check | status | detail |", "|---|---|---|"]
         out += [f"| {c.name} | {c.status} | {c.detail.replace('|', '/')} |" for c in report.checks]

@@ -282,45 +282,62 @@ def disable_autodeploy(client: RenderClient, service: Service) -> None:
 
 def start_rollback(
     client: RenderClient,
-    service_id: str,
+    service: Service,
     target_id: str,
     *,
-    asked_at: datetime,
-    wait: Callable[[float], None],
-    looks: int = 3,
+    clock: ServerClock,
 ) -> Deploy:
-    """POST the rollback once; after an unknown outcome, look before ever posting again.
+    """POST the rollback once; after an unknown outcome, look for it and never post again."""
+    asked_at = datetime.fromtimestamp(clock.now(), UTC)
+    return post_then_look(
+        lambda: client.rollback(service.id, target_id),
+        lambda: find_new_deploy(client, service.id, asked_at, lambda d: d.is_rollback, clock=clock),
+        what=f"the rollback to {target_id}",
+        check=f"'releaser history {service_arg(service)}'",
+    )
 
-    ``asked_at`` is the server time just before the POST (a rollback deploy created after it
-    is ours); ``wait`` sleeps between looks (a queued deploy may take a moment to be listed).
+
+# A slow API can apply a write long after the client gave up on it (Render has been seen to
+# create a deploy a minute after a timed-out POST): look this long, in server seconds.
+LOOK_SECONDS = 120.0
+LOOK_EVERY = 5.0  # about 12 list reads a minute: within the watch's request budget
+
+
+def post_then_look(
+    post: Callable[[], Deploy | None],
+    look: Callable[[], Deploy | None],
+    *,
+    what: str,
+    check: str,
+) -> Deploy:
+    """Send one deploy-creating POST. Never a second one.
+
+    A 202 without a body or an unknown outcome (timeout, 5xx, dropped answer) is answered by
+    looking at the deploy list; if the deploy still does not show, stop (exit 3) and say what
+    to check: posting again is how one release becomes two.
     """
-    for attempt in range(2):
-        try:
-            deploy = client.rollback(service_id, target_id)
-        except WriteOutcomeUnknown as exc:
-            found = find_new_deploy(
-                client, service_id, asked_at, lambda d: d.is_rollback, wait=wait, looks=looks
-            )
-            if found is not None:
-                return found
-            if attempt == 1:
-                raise ApiError(
-                    f"could not start the rollback to {target_id}: {exc.message}",
-                    "Nothing was started; run the rollback again or use the dashboard",
-                ) from None
-            continue
-        if deploy is not None:
-            return deploy
-        found = find_new_deploy(
-            client, service_id, asked_at, lambda d: d.is_rollback, wait=wait, looks=looks
-        )
-        if found is not None:
-            return found
+    try:
+        created = post()
+    except WriteOutcomeUnknown as exc:
+        found = look()
+        if found is None:
+            raise ApiError(
+                f"{what} got no clear answer ({exc.message}) and no new deploy appeared in "
+                f"{LOOK_SECONDS:.0f}s",
+                f"It may still appear: check {check} before trying again "
+                "(releaser did not send it twice)",
+            ) from None
+        return found
+    if created is not None:
+        return created
+    found = look()  # 202 with no body: Render queued it; the list will show it
+    if found is None:
         raise ApiError(
-            "Render accepted the rollback but it does not appear in the deploy list",
-            "Check 'releaser history SERVICE' before trying again",
+            f"Render accepted {what} (202) but it did not appear in the deploy list within "
+            f"{LOOK_SECONDS:.0f}s",
+            f"Check {check} before trying again",
         )
-    raise AssertionError("unreachable")  # pragma: no cover
+    return found
 
 
 def find_new_deploy(
@@ -329,24 +346,29 @@ def find_new_deploy(
     asked_at: datetime,
     matches: Callable[[Deploy], bool],
     *,
-    wait: Callable[[float], None],
-    looks: int = 3,
+    clock: ServerClock,
+    within: float = LOOK_SECONDS,
     known: frozenset[str] = frozenset(),
 ) -> Deploy | None:
-    """The oldest deploy created since ``asked_at`` that ``matches`` and is not ``known``."""
+    """The oldest deploy created since ``asked_at`` that ``matches`` and is not ``known``.
+
+    Looks every LOOK_EVERY server seconds for ``within`` of them; read errors count as "not
+    seen yet" (the outcome stays unknown), never as "not there".
+    """
     # Date headers have 1 s resolution: look a little before, and rely on ``known`` ids.
     since = asked_at - timedelta(seconds=2)
-    for look in range(looks):
-        candidates = [
-            d
-            for d in client.list_deploys(service_id, created_after=since, limit=20)
-            if d.id not in known and matches(d)
-        ]
+    began = clock.now()
+    while True:
+        try:
+            listed = client.list_deploys(service_id, created_after=since, limit=20)
+        except ApiError:
+            listed = []
+        candidates = [d for d in listed if d.id not in known and matches(d)]
         if candidates:
             return _newest_first(candidates)[-1]
-        if look + 1 < looks:
-            wait(2.0)
-    return None
+        if clock.now() - began >= within:
+            return None
+        clock.sleep(LOOK_EVERY)
 
 
 # --- the manual rollback, end to end ------------------------------------------------------
@@ -413,8 +435,7 @@ def execute_rollback(
     if plan.disable_autodeploy:
         disable_autodeploy(client, service)
         progress(f"autodeploy turned off for {service.label}")
-    asked_at = datetime.fromtimestamp(clock.now(), UTC)
-    deploy = start_rollback(client, service.id, plan.target.id, asked_at=asked_at, wait=clock.sleep)
+    deploy = start_rollback(client, service, plan.target.id, clock=clock)
     progress(f"rollback {deploy.id} started: back to {plan.target.id} ({plan.target.version})")
     if not wait:
         return rollback_report(

@@ -20,14 +20,22 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from releaser.errors import ApiError, UsageError
+from releaser.errors import ApiError, ReleaserError, UsageError
 from releaser.output import redact
 from releaser.release.classify import (
+    DEATH,
+    RENDER_START,
+    RETRY,
+    START,
+    SUBPROCESS,
+    SUCCESS,
     TRANSIENT_CAUSES,
+    WARNING,
     Diagnosis,
     Finding,
     classify_line,
     diagnose,
+    line_role,
 )
 from releaser.release.health import HealthProber, ProbeResult
 from releaser.render.client import RenderClient
@@ -99,6 +107,9 @@ class Observation:
     lines: tuple[LogLine, ...] = ()
     failure_reason: str | None = None  # from our deploy's deploy_ended event
     probe: ProbeResult | None = None
+    unavailable: str | None = None  # logs or events could not be read this tick: why
+    server_failures: tuple[float, ...] = ()  # times of server_failed events in the window
+    logs_behind: bool | None = None  # the log read stopped before the newest line
 
 
 @dataclass(frozen=True)
@@ -109,9 +120,20 @@ class WatchState:
     phase: str = QUEUED
     phases: tuple[tuple[str, float], ...] = ()  # (phase, entered at)
     live_at: float | None = None
-    findings: tuple[Finding, ...] = ()
-    counts: Mapping[str, int] = field(default_factory=dict)  # crashes per cause, since live
-    last_crash: Mapping[str, float] = field(default_factory=dict)  # when each was last counted
+    findings: tuple[Finding, ...] = ()  # what failing lines look like (the cause), not harmless
+    # Evidence that the process restarts, since the start (or since live, once live):
+    starts: Mapping[str, int] = field(default_factory=dict)  # start markers per instance
+    render_starts: frozenset[str] = frozenset()  # instances where Render marks each start
+    fatal_starts: Mapping[str, frozenset[tuple[str, int]]] = field(default_factory=dict)
+    deaths: tuple[float, ...] = ()  # when the main process died (exit markers, OOM kills)
+    server_failures: frozenset[float] = frozenset()  # server_failed events after live
+    evidence: tuple[str, ...] = ()  # for the report: what the verdict rests on
+    harmless: tuple[str, ...] = ()  # for the report: what was seen, judged harmless, and why
+    pre_deploy_lines: tuple[str, ...] = ()  # the pre-deploy command's last lines
+    recent_errors: tuple[str, ...] = ()  # the last error-level lines, to quote at a death
+    death_lines: tuple[str, ...] = ()  # the error lines that preceded each death
+    unavailable: frozenset[str] = frozenset()  # sources that could not be read (logs, events)
+    logs_behind: bool = False  # unread log lines wait: do not call it healthy on old news
     seen: frozenset[str] = frozenset()  # log ids already folded in
     shown: frozenset[str] = frozenset()  # line texts already told (a loop repeats them)
     ok_streak: int = 0
@@ -132,6 +154,11 @@ class WatchState:
     def diagnosis(self) -> Diagnosis | None:
         return diagnose(self.findings)
 
+    @property
+    def suspect(self) -> bool:
+        """A fatal-looking line or a death was seen: look at the logs sooner."""
+        return bool(self.fatal_starts or self.deaths)
+
     def phase_timings(self) -> list[tuple[str, float]]:
         """Seconds spent in each phase seen, in order; the last ends now."""
         timings = []
@@ -145,15 +172,24 @@ def _signature(finding: Finding) -> str:
     return f"{finding.cause}:{finding.summary}"
 
 
-def _threshold(cause: str, rules: WatchRules) -> int:
+def _threshold(cause: str | None, rules: WatchRules) -> int:
+    # A database that is still starting can fail one more start before it counts.
     return rules.crash_repeats + (1 if cause in TRANSIENT_CAUSES else 0)
 
 
-def crash_looping(state: WatchState, rules: WatchRules) -> bool:
-    for signature, count in state.counts.items():
-        if count >= _threshold(signature.split(":", 1)[0], rules):
-            return True
-    return False
+def crash_looping(state: WatchState, rules: WatchRules) -> str | None:
+    """The evidence that the process keeps restarting, or None.
+
+    Words alone never decide: the same fatal error in two separate starts, or the process
+    dying twice (exit markers, OOM kills) while Render keeps restarting it.
+    """
+    for signature, starts in state.fatal_starts.items():
+        if len(starts) >= _threshold(signature.split(":", 1)[0], rules):
+            return f"the same fatal error in {len(starts)} separate starts"
+    diagnosis = state.diagnosis
+    if len(state.deaths) >= _threshold(diagnosis.cause if diagnosis else None, rules):
+        return f"the process died {len(state.deaths)} times while Render kept restarting it"
+    return None
 
 
 def step(state: WatchState, obs: Observation, rules: WatchRules) -> WatchState:
@@ -169,6 +205,19 @@ def step(state: WatchState, obs: Observation, rules: WatchRules) -> WatchState:
     if obs.failure_reason and current.failure_reason != obs.failure_reason:
         current = replace(current, failure_reason=obs.failure_reason)
         notes.append(f"Render reports: {obs.failure_reason}")
+    if obs.unavailable:
+        source = obs.unavailable.split(" ", 1)[0]
+        if source not in current.unavailable:
+            notes.append(f"{obs.unavailable}: judging by the deploy status and health")
+            current = replace(
+                current,
+                unavailable=current.unavailable | {source},
+                harmless=(*current.harmless, f"{obs.unavailable}; verdict from status and health"),
+            )
+    if obs.server_failures:
+        current = _apply_server_failures(current, obs.server_failures, notes)
+    if obs.logs_behind is not None:
+        current = replace(current, logs_behind=obs.logs_behind)
     if obs.lines:
         current = _apply_lines(current, obs.lines, rules, notes)
     if obs.probe is not None and current.phase == SOAK:
@@ -207,13 +256,33 @@ def _apply_status(state: WatchState, obs: Observation, notes: list[str]) -> Watc
         current = _enter(current, SOAK, live_at, notes)
         # Judge the live version on what it does once live: startup noise before it passed
         # Render's own health check does not count against it.
+        deaths = tuple(t for t in current.deaths if t >= live_at)
         return replace(
-            current, live_at=live_at, counts={}, last_crash={}, ok_streak=0, fail_streak=0
+            current, live_at=live_at, fatal_starts={}, deaths=deaths, ok_streak=0, fail_streak=0
         )
     return _enter(current, phase, obs.at, notes)
 
 
-def _counts_toward_loop(line: LogLine, state: WatchState) -> bool:
+def _apply_server_failures(
+    state: WatchState, failures: Iterable[float], notes: list[str]
+) -> WatchState:
+    """Render's server_failed events count once our version is live (before, they may be the
+    old instance's)."""
+    if state.live_at is None:
+        return state
+    new = {t for t in failures if t >= state.live_at} - state.server_failures
+    if not new:
+        return state
+    notes.append("Render reports the server failed after going live")
+    return replace(
+        state,
+        server_failures=state.server_failures | new,
+        evidence=(*state.evidence, f"event: server_failed {len(new)}x after live"),
+    )
+
+
+def _counts(line: LogLine, state: WatchState) -> bool:
+    """Whether the line can show the new version failing (build output never does)."""
     if line.type == "build":
         return False  # a failing build fails on its own; its errors explain, not loop
     if state.phase == SOAK and state.live_at is not None:
@@ -221,53 +290,139 @@ def _counts_toward_loop(line: LogLine, state: WatchState) -> bool:
     return line.type == "app" or PHASE_ORDER[state.phase] >= PHASE_ORDER[PRE_DEPLOY]
 
 
+class _Lines:
+    """The mutable working copy of the line-derived state during one ``_apply_lines``."""
+
+    def __init__(self, state: WatchState) -> None:
+        self.seen = set(state.seen)
+        self.shown = set(state.shown)
+        self.starts = dict(state.starts)
+        self.render_starts = set(state.render_starts)
+        self.fatal_starts = {k: set(v) for k, v in state.fatal_starts.items()}
+        self.deaths = list(state.deaths)
+        self.findings = list(state.findings)
+        self.evidence = list(state.evidence)
+        self.harmless = list(state.harmless)
+        self.pre_deploy = list(state.pre_deploy_lines)
+        self.recent_errors = list(state.recent_errors)
+        self.death_lines = list(state.death_lines)
+        self.told = 0
+
+    def tell(self, notes: list[str], text: str, tag: str = "") -> None:
+        if text in self.shown or self.told >= 5:
+            return
+        self.shown.add(text)
+        notes.append(f"log: {text}" + (f"  [{tag}]" if tag else ""))
+        self.told += 1
+
+    def judged_harmless(self, text: str, why: str) -> None:
+        entry = f"{text}  ({why})"
+        if entry not in self.harmless and len(self.harmless) < 20:
+            self.harmless.append(entry)
+
+    def state(self, state: WatchState) -> WatchState:
+        return replace(
+            state,
+            seen=frozenset(self.seen),
+            shown=frozenset(self.shown),
+            starts=self.starts,
+            render_starts=frozenset(self.render_starts),
+            fatal_starts={k: frozenset(v) for k, v in self.fatal_starts.items()},
+            deaths=tuple(self.deaths),
+            findings=tuple(self.findings),
+            evidence=tuple(self.evidence[-20:]),
+            harmless=tuple(self.harmless),
+            pre_deploy_lines=tuple(self.pre_deploy[-8:]),
+            recent_errors=tuple(self.recent_errors[-3:]),
+            death_lines=tuple(self.death_lines[:5]),
+        )
+
+
+HARMLESS_WHY = {
+    WARNING: "a warning: never decisive on its own",
+    RETRY: "retried by the app itself; not a failure unless the process dies",
+    SUBPROCESS: "a worker, child or helper process exited; the main process kept running",
+    SUCCESS: "the app came up after it",
+}
+
+
 def _apply_lines(
     state: WatchState, lines: Iterable[LogLine], rules: WatchRules, notes: list[str]
 ) -> WatchState:
     current = state
-    seen = set(state.seen)
-    counts = dict(state.counts)
-    last_crash = dict(state.last_crash)
-    findings = list(state.findings)
-    shown = set(state.shown)
-    told = 0
+    work = _Lines(state)
+    suspicion: dict[str, str] = {}  # instance -> a fatal line not yet followed by a death
     for line in sorted(lines, key=lambda entry: (entry.at, entry.id)):
-        if line.id in seen:
+        if line.id in work.seen:
             continue  # duplicates (overlapping windows, a retried page) count once
-        seen.add(line.id)
+        work.seen.add(line.id)
         if line.type == "app" and current.phase in (QUEUED, BUILD, PRE_DEPLOY, UPDATE):
             # App output means the new instance is starting even if the status poll lags.
             current = _enter(current, UPDATE, line.at, notes)
             current = _backdate(current, UPDATE, line.at)
-        finding = classify_line(line.message, rules.extra_patterns)
         text = line.message.strip()
-        if finding is None:
-            if (line.level or "").lower() == "error" and text not in shown and told < 5:
-                shown.add(text)
-                notes.append(f"log: {text}")
-                told += 1
-            continue
-        findings.append(finding)
-        signature = _signature(finding)
-        if _counts_toward_loop(line, current) and (
-            line.at - last_crash.get(signature, float("-inf")) > SAME_CRASH_SECONDS
+        # The pre-deploy command's output, even when the status poll never saw the phase.
+        in_pre_deploy = current.phase == PRE_DEPLOY or (
+            line.type == "build" and (bool(work.pre_deploy) or "pre-deploy" in text.lower())
+        )
+        if in_pre_deploy and line.type != "request":
+            work.pre_deploy.append(text)
+        counts = _counts(line, current)
+        role = line_role(text, line.level)
+        if (
+            counts
+            and (line.level or "").lower() in ("error", "fatal", "critical")
+            and (role is None)
         ):
-            # One crash prints its cause more than once (a traceback quotes the failing
-            # line, then the exception): only a later occurrence is a repeat.
-            counts[signature] = counts.get(signature, 0) + 1
-            last_crash[signature] = line.at
-        if text not in shown and told < 5:
-            shown.add(text)
-            notes.append(f"log: {text}  [{finding.title}]")
-            told += 1
-    return replace(
-        current,
-        seen=frozenset(seen),
-        shown=frozenset(shown),
-        counts=counts,
-        last_crash=last_crash,
-        findings=tuple(findings),
-    )
+            work.recent_errors = [*work.recent_errors[-2:], text]
+        finding = classify_line(line.message, rules.extra_patterns)
+        instance = line.instance or ""
+        if role == START and counts:
+            if text.startswith(RENDER_START):
+                work.render_starts.add(instance)
+            elif instance in work.render_starts:
+                continue  # gunicorn/puma announcing the start Render already marked
+            work.starts[instance] = work.starts.get(instance, 0) + 1
+            if current.phase == SOAK:
+                work.evidence.append(f"restart after live: {text}")
+            suspicion.pop(instance, None)
+            continue
+        if role == DEATH and counts:
+            if not work.deaths or line.at - work.deaths[-1] > SAME_CRASH_SECONDS:
+                work.deaths.append(line.at)
+                work.evidence.append(f"process died: {text}")
+                # What it printed just before dying explains the death when no rule does.
+                for before in work.recent_errors:
+                    if before not in work.death_lines:
+                        work.death_lines.append(before)
+                work.recent_errors.clear()
+            if finding is not None:
+                work.findings.append(finding)
+            work.tell(notes, text, finding.title if finding else "process died")
+            continue
+        if finding is None:
+            if role == SUCCESS and instance in suspicion:
+                work.judged_harmless(suspicion.pop(instance), HARMLESS_WHY[SUCCESS])
+            elif (line.level or "").lower() in ("error", "fatal", "critical"):
+                work.tell(notes, text)
+            continue
+        if role in (WARNING, RETRY, SUBPROCESS) or not counts:
+            why = HARMLESS_WHY.get(role or "", "before this version went live")
+            if line.type == "build" or current.phase in (BUILD, QUEUED):
+                work.findings.append(finding)  # build errors explain a failed build
+            else:
+                work.judged_harmless(text, why)
+            work.tell(notes, text, f"{finding.title}, {role or 'earlier'}")
+            continue
+        work.findings.append(finding)
+        signature = _signature(finding)
+        occurrences = work.fatal_starts.setdefault(signature, set())
+        if (instance, work.starts.get(instance, 0)) not in occurrences:
+            occurrences.add((instance, work.starts.get(instance, 0)))
+            work.evidence.append(f"fatal in start {len(occurrences)}: {text}")
+        suspicion[instance] = text
+        work.tell(notes, text, finding.title)
+    return work.state(current)
 
 
 def _apply_probe(state: WatchState, probe: ProbeResult, notes: list[str]) -> WatchState:
@@ -283,33 +438,59 @@ def _apply_probe(state: WatchState, probe: ProbeResult, notes: list[str]) -> Wat
     )
 
 
+def _crashed_after_live(state: WatchState) -> str | None:
+    """A crash or restart of the live version, found in the logs or events."""
+    if state.live_at is None:
+        return None
+    if state.deaths:
+        return "the new version crashed after going live"
+    if state.server_failures:
+        return "Render reports the server failed after going live"
+    if any(item.startswith("restart after live") for item in state.evidence):
+        return "the new version restarted after going live"
+    return None
+
+
 def _decide(state: WatchState, rules: WatchRules) -> tuple[str | None, str]:
     status = state.status
     if state.newer_deploy:
         return SUPERSEDED, f"a newer deploy {state.newer_deploy} started during the watch"
+    if status == "pre_deploy_failed":
+        return FAILED, "the pre-deploy command failed (Render marked the deploy pre_deploy_failed)"
     if status in FAILED_STATUSES:
         return FAILED, f"Render marked the deploy {status}"
     if status == "canceled":
         return CANCELED, "the deploy was canceled (not by releaser)"
     if status == "deactivated":
         return SUPERSEDED, "the deploy was replaced by a newer one"
-    looping = crash_looping(state, rules)
     if state.phase == SOAK and state.live_at is not None:
-        if looping:
-            return TURNED_BAD, "fatal errors keep repeating after going live"
+        crashed = _crashed_after_live(state)
+        if crashed and state.probes and state.fail_streak == 0:
+            return TURNED_BAD, f"{crashed} (while health still answered)"
+        if crashed:
+            return TURNED_BAD, crashed
         if rules.probing and state.fail_streak >= rules.unhealthy_probes:
             return TURNED_BAD, (
                 f"health check failed {state.fail_streak} times in a row ({state.last_probe})"
             )
         soaked = state.now - state.live_at
-        if soaked >= rules.soak:
+        # A busy log read to its page limit may hide a crash in the lines still unread: wait
+        # for the reads to catch up (at most the settle time) before calling it healthy.
+        caught_up = not state.logs_behind or soaked >= rules.soak + rules.settle
+        if soaked >= rules.soak and caught_up:
             if not rules.probing or state.ok_streak >= rules.healthy_probes:
+                if state.logs_behind:
+                    return HEALTHY, (
+                        f"live and healthy for {soaked:.0f}s; its log is too busy to read in "
+                        "full within the request budget, so the newest lines were not judged"
+                    )
                 return HEALTHY, f"live and healthy for {soaked:.0f}s"
             if soaked >= rules.soak + rules.settle:
                 return TURNED_BAD, f"health did not settle ({state.last_probe or 'no answer'})"
         return None, ""
+    looping = crash_looping(state, rules)
     if looping:
-        return CRASH_LOOP, "fatal startup errors repeat while Render keeps restarting it"
+        return CRASH_LOOP, f"crash loop: {looping}"
     if state.now - state.started >= rules.timeout:
         return TIMED_OUT, f"still {status or 'pending'} after {rules.timeout:.0f}s"
     return None, ""
@@ -340,8 +521,11 @@ CADENCES = {
     UPDATE: Cadence(status=9, logs=3, events=30),
     SOAK: Cadence(status=10, logs=5, events=30, probe=5),
 }
-SUSPECT_LOGS = 2.5  # after a fatal line, look sooner: the repeat decides the crash loop
+SUSPECT_LOGS = 2.0  # after a fatal line or a death, look sooner: the next start decides
 REQUESTS_PER_MINUTE = 30
+# The watch keeps 3 of the 30 for the reads around it (the deploy POST, confirming the
+# outcome), so that no 60 s of a release makes more than 30 requests.
+WATCH_REQUESTS_PER_MINUTE = 27
 
 
 def cadence_for(state: WatchState, rules: WatchRules) -> Cadence:
@@ -349,11 +533,12 @@ def cadence_for(state: WatchState, rules: WatchRules) -> Cadence:
     in_phase = state.now - state.phases[-1][1] if state.phases else 0.0
     # A 10-minute build needs no 6-second polling: slow down while nothing happens.
     stretch = 1.0 if in_phase < 60 else 1.5 if in_phase < 180 else 2.0
-    logs = base.logs * stretch
-    if state.counts and state.phase != SOAK:
-        logs = min(logs, SUSPECT_LOGS)
+    logs, status = base.logs * stretch, base.status * stretch
+    if state.suspect and state.phase != SOAK:
+        # The next start decides: spend the budget on the logs, the status can wait.
+        logs, status = min(logs, SUSPECT_LOGS), status * 2
     return Cadence(
-        status=base.status * stretch,
+        status=status,
         logs=logs,
         events=base.events * stretch,
         probe=base.probe if rules.probing else None,
@@ -361,16 +546,39 @@ def cadence_for(state: WatchState, rules: WatchRules) -> Cadence:
 
 
 class RequestBudget:
-    """At most ``per_minute`` API requests in any 60 server-seconds of the watch."""
+    """At most ``per_minute`` API requests in any 60 server-seconds of the watch.
 
-    def __init__(self, per_minute: int = REQUESTS_PER_MINUTE) -> None:
+    With ``counter`` (the client's request count), every request the client made counts,
+    retries and 429s included, and the deploy POST and the looks that found it too, not only
+    the watcher's own reads: ``sync`` books what was made since the last look.
+    """
+
+    def __init__(
+        self, per_minute: int = REQUESTS_PER_MINUTE, counter: Callable[[], int] | None = None
+    ) -> None:
         self.per_minute = per_minute
         self._spent: deque[tuple[float, int]] = deque()
+        self._counter = counter
+        self._counted = counter() if counter else 0
+
+    @property
+    def counts_client(self) -> bool:
+        return self._counter is not None
+
+    def sync(self, now: float) -> None:
+        if self._counter is not None:
+            count = self._counter()
+            self.spend(now, count - self._counted)
+            self._counted = count
 
     def _used(self, now: float) -> int:
         while self._spent and self._spent[0][0] <= now - 60:
             self._spent.popleft()
         return sum(n for _, n in self._spent)
+
+    def room(self, now: float) -> int:
+        """Requests that still fit in the current 60 s window."""
+        return max(0, self.per_minute - self._used(now))
 
     def allows(self, now: float, cost: int = 1) -> bool:
         return self._used(now) + cost <= self.per_minute
@@ -464,7 +672,9 @@ class ServerClock:
 
 # --- fetching observations ----------------------------------------------------------------
 
-LOG_OVERLAP = 10.0  # seconds re-read behind the newest line: late and out-of-order lines
+# Seconds re-read behind the newest line, for late and out-of-order lines: short, because on a
+# busy log every re-read second costs lines (40 a second is a page every 2.5 s).
+LOG_OVERLAP = 2.0
 OLD_INSTANCE_LOOKBACK = 600.0  # seconds before the deploy in which running instances are seen
 MAX_LOG_PAGES = 5  # per tick; the next tick continues from where this one stopped
 
@@ -501,6 +711,9 @@ class Observer:
         self._log_cursor = self.window_start
         self._seen_logs: set[str] = set()
         self._old_instances: set[str] | None = None
+        self._ours: list[str] = []  # the new deploy's instances, once the list shows them
+        self.logs_behind = False  # the last read stopped at its page limit
+        self._app_cursor_moved = False
         self.deploy: Deploy | None = None  # ours, as last read
 
     def status(self) -> tuple[str | None, float | None, str | None]:
@@ -515,30 +728,68 @@ class Observer:
         return ours.status, live_since, newer.id if newer else None
 
     def _learn_old_instances(self, owner_id: str) -> set[str]:
-        """Instances that logged before the deploy began: the version being replaced.
+        """Instances running before the deploy began: the version being replaced.
 
         Logs are per service, not per deploy. Until the new instance takes over, the old one
         keeps serving and logging; its errors (it may be the bad release a rollback replaces)
-        must not be judged as the new deploy's.
+        must not be judged as the new deploy's. Both the instance list and the instances that
+        logged just before the deploy count; either may be unavailable.
         """
+        old: set[str] = set()
+        try:
+            # Started before our deploy was created: a re-attached watch must not count the
+            # new deploy's own instance as old.
+            old |= {
+                i.id
+                for i in self.client.list_instances(self.service_id)
+                if i.created_at is None or i.created_at.timestamp() < self.window_start
+            }
+        except ReleaserError:
+            pass
         end = datetime.fromtimestamp(self.window_start, UTC)
-        page = self.client.logs_page(
-            owner_id,
-            self.service_id,
-            start_time=end - timedelta(seconds=OLD_INSTANCE_LOOKBACK),
-            end_time=end,
-            direction="backward",
-            log_type=["app"],
-        )
-        return {entry.label("instance") or "" for entry in page.logs} - {""}
+        try:
+            page = self.client.logs_page(
+                owner_id,
+                self.service_id,
+                start_time=end - timedelta(seconds=OLD_INSTANCE_LOOKBACK),
+                end_time=end,
+                direction="backward",
+                log_type=["app"],
+            )
+        except ApiError:
+            return old
+        return old | ({entry.label("instance") or "" for entry in page.logs} - {""})
 
-    def logs(self, now: float) -> list[LogLine]:
+    def _find_ours(self) -> None:
+        """Our deploy's instances: those running now that were not running before it."""
+        try:
+            running = {i.id for i in self.client.list_instances(self.service_id)}
+        except ReleaserError:
+            return  # the instance list is a shortcut, not a need: logs are read unfiltered
+        self._ours = sorted(running - (self._old_instances or set()))
+
+    def logs(self, now: float, pages: int = MAX_LOG_PAGES) -> list[LogLine]:
+        """New log lines of this deploy: its build output, then its own instances' app logs.
+
+        A busy old instance writes tens of lines a second; reading them all means falling
+        behind. Once the new instance is known, only its lines are asked for.
+        """
         if not self.owner_id:
             return []
         if self._old_instances is None:
             self._old_instances = self._learn_old_instances(self.owner_id)
+        status = self.deploy.status if self.deploy else None
+        starting = status in ("update_in_progress", "live")
+        if starting and not self._ours:
+            self._find_ours()
+        log_type = ["app"] if starting else ["build"]
+        instances = self._ours if starting and self._ours else None
+        if starting and not self._app_cursor_moved:
+            # The first app read starts at the deploy: the build's cursor says nothing here.
+            self._log_cursor, self._app_cursor_moved = self.window_start, True
         start = datetime.fromtimestamp(max(self.window_start, self._log_cursor - LOG_OVERLAP), UTC)
         lines = []
+        read = 0
         # No endTime: the server's "now" ends the window, so only its own timestamps (the
         # deploy's creation, the newest line seen) shape it, never our estimate of its clock.
         for entry in self.client.iter_logs(
@@ -547,8 +798,11 @@ class Observer:
             start_time=start,
             end_time=None,
             direction="forward",
-            max_entries=MAX_LOG_PAGES * 100,
+            log_type=log_type,
+            instance=instances,
+            max_entries=pages * 100,
         ):
+            read += 1
             if entry.id in self._seen_logs:
                 continue
             self._seen_logs.add(entry.id)
@@ -558,18 +812,21 @@ class Observer:
             if line.instance and line.instance in self._old_instances:
                 continue
             lines.append(line)
+        self.logs_behind = read >= pages * 100  # more lines wait: the next tick goes on
         return lines
 
     def observe(
         self, sources: Iterable[str], now: float, budget: RequestBudget
-    ) -> tuple[Observation, list[str], ApiError | None]:
+    ) -> tuple[Observation, list[str], ReleaserError | None]:
         """Fetch the due sources the budget allows: (observation, fetched, last API problem)."""
         status: tuple[str | None, float | None, str | None] = (None, None, None)
         lines: list[LogLine] = []
         reason: str | None = None
+        failures: tuple[float, ...] = ()
         probe: ProbeResult | None = None
         fetched: list[str] = []
-        problem: ApiError | None = None
+        problem: ReleaserError | None = None
+        unavailable: str | None = None
         for source in sources:
             if source == PROBE:
                 if self.prober is not None:
@@ -583,14 +840,24 @@ class Observer:
                 if source == STATUS:
                     status = self.status()
                 elif source == LOGS:
-                    lines = self.logs(now)
+                    # Keep one request for the status: a busy log must not starve it.
+                    lines = self.logs(now, pages=max(1, min(MAX_LOG_PAGES, budget.room(now) - 1)))
                 elif source == EVENTS:
-                    reason = self.failure_reason()
+                    reason, failures = self.events()
                 fetched.append(source)
-            except ApiError as exc:
-                # The client already retried; one bad tick is not the end of the watch.
-                problem = exc
-            budget.spend(now, self.client.request_count - before)
+            except ReleaserError as exc:
+                if source == STATUS:
+                    # The client already retried; one bad tick is not the end of the watch.
+                    problem = exc
+                else:
+                    # Logs and events are evidence, not the verdict's lifeline: a plan without
+                    # log access (404) or a broken endpoint leaves status and health to decide.
+                    unavailable = f"{source} unavailable ({exc.message})"
+                    fetched.append(source)
+            if budget.counts_client:
+                budget.sync(now)
+            else:
+                budget.spend(now, self.client.request_count - before)
         observation = Observation(
             at=now,
             status=status[0],
@@ -599,18 +866,33 @@ class Observer:
             lines=tuple(lines),
             failure_reason=reason,
             probe=probe,
+            unavailable=unavailable,
+            server_failures=failures,
+            logs_behind=self.logs_behind if LOGS in fetched else None,
         )
         return observation, fetched, problem
 
-    def failure_reason(self) -> str | None:
+    def events(self) -> tuple[str | None, tuple[float, ...]]:
+        """(our deploy_ended failure reason, times of server_failed events) since the start."""
         start = datetime.fromtimestamp(self.window_start, UTC)
         events = self.client.list_events(
             self.service_id, start_time=start, types=["deploy_ended", "server_failed"], limit=20
         )
-        for event in events:
-            if event.deploy_id in (self.deploy_id, None) and event.failure_reason:
-                return event.failure_reason
-        return None
+        reason = next(
+            (
+                e.failure_reason
+                for e in events
+                if e.deploy_id in (self.deploy_id, None) and e.failure_reason
+            ),
+            None,
+        )
+        failures = tuple(
+            e.timestamp.timestamp() for e in events if e.type == "server_failed" and e.timestamp
+        )
+        return reason, failures
+
+    def failure_reason(self) -> str | None:
+        return self.events()[0]
 
 
 def _newer_than(recent: list[Deploy], ours: Deploy) -> Deploy | None:
@@ -647,13 +929,16 @@ def watch(
     max_failed_ticks: int = 3,
 ) -> WatchResult:
     """Observe until ``step`` reaches a verdict. Raises ApiError if Render stays unreachable."""
-    budget = budget or RequestBudget()
+    budget = budget or RequestBudget(
+        WATCH_REQUESTS_PER_MINUTE, lambda: observer.client.request_count
+    )
     state = WatchState.begin(started)
     last: dict[str, float] = {}
     failed_ticks = 0
     said = started
     while True:
         now = clock.now()
+        budget.sync(now)
         intervals = _intervals(cadence_for(state, rules), clock)
         due = [s for s in _priority(state) if s in intervals and _is_due(s, intervals, last, now)]
         obs, fetched, problem = observer.observe(due, now, budget)

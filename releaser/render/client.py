@@ -29,6 +29,7 @@ from releaser.render.models import (
     EnvGroup,
     EnvVar,
     Event,
+    Instance,
     Job,
     LogEntry,
     LogPage,
@@ -676,6 +677,12 @@ class RenderClient:
             params["type"] = types
         return list(self._paginate(f"/services/{service_id}/events", "event", Event, params, limit))
 
+    def list_instances(self, service_id: str) -> list[Instance]:
+        """The service's running instances (a bare array, no cursor wrapper)."""
+        data = self._get_json(f"/services/{service_id}/instances", what=f"service {service_id}")
+        items = data if isinstance(data, list) else []
+        return [self._model(Instance, i, "GET /services/{id}/instances") for i in items]
+
     def logs_page(
         self,
         owner_id: str,
@@ -687,6 +694,7 @@ class RenderClient:
         level: list[str] | None = None,
         log_type: list[str] | None = None,
         text: list[str] | None = None,
+        instance: list[str] | None = None,
         limit: int = PAGE_LIMIT,
     ) -> LogPage:
         params: dict[str, Any] = {
@@ -698,6 +706,7 @@ class RenderClient:
             "level": level,
             "type": log_type,
             "text": text,
+            "instance": instance,
             "limit": min(limit, PAGE_LIMIT),
         }
         return self._model(LogPage, self._get_json("/logs", params), "GET /logs")
@@ -712,6 +721,7 @@ class RenderClient:
         direction: str = "forward",
         level: list[str] | None = None,
         log_type: list[str] | None = None,
+        instance: list[str] | None = None,
         max_entries: int | None = None,
     ) -> Iterator[LogEntry]:
         """All log entries in the window, following hasMore/nextStartTime/nextEndTime."""
@@ -725,6 +735,7 @@ class RenderClient:
                 direction=direction,
                 level=level,
                 log_type=log_type,
+                instance=instance,
             )
             for entry in page.logs:
                 yield entry

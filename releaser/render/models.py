@@ -295,6 +295,13 @@ class Event(RenderModel):
         return ", ".join(parts) or None
 
 
+class Instance(RenderModel):
+    """One running instance of a service (GET /services/{id}/instances)."""
+
+    id: str
+    created_at: datetime | None = None
+
+
 class Postgres(RenderModel):
     id: str
     name: str | None = None

@@ -416,6 +416,22 @@ def list_events(api: RenderApi, request: Request, p: dict[str, str]) -> Response
     return wrapped("event", chosen, lambda e: e.id, views.event)
 
 
+@route("GET", "/services/{service_id}/instances")
+def list_instances(api: RenderApi, request: Request, p: dict[str, str]) -> Response:
+    """The running instances: the live deploy's, and a deploy's being started (update)."""
+    svc = api.state.service(p["service_id"])
+    starting = [d for d in svc.deploys if d.status == "update_in_progress" and d.instance]
+    running = [] if (starting and svc.config.disk) else [d for d in [svc.live()] if d]
+    return Response(
+        200,
+        [
+            {"id": d.instance, "createdAt": views.iso(d.started_at or d.created_at)}
+            for d in running + starting
+            if d.instance
+        ],
+    )
+
+
 # --- logs ------------------------------------------------------------------------------------
 
 

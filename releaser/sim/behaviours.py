@@ -44,6 +44,7 @@ class Repeater:
     every: float
     lines: list[tuple[str, str]]  # (message, level)
     until: datetime | None = None
+    type: str = "app"  # app | request
 
 
 @dataclass
@@ -83,7 +84,35 @@ def plan_deploy(
     build: bool,
     resume: tuple[str, datetime] | None = None,
 ) -> Plan:
-    """The timeline of one deploy.
+    """The timeline of one deploy, with the behaviour's scripted lines in their phases."""
+    phase_at: dict[str, datetime] = {}
+    plan = _plan_deploy(facts, behaviour, created, build, resume, phase_at)
+    for scripted in behaviour.lines:
+        began = phase_at.get(scripted.phase)
+        if began is None:
+            continue  # the deploy never reached that phase
+        first = began + timedelta(seconds=scripted.after)
+        kind = "build" if scripted.phase in ("build", "pre_deploy") else "app"
+        if scripted.every is not None and scripted.count == 0:
+            plan.repeaters.append(
+                Repeater(first, scripted.every, [(scripted.text, scripted.level)])
+            )
+            continue
+        for n in range(scripted.count):
+            at = first + timedelta(seconds=(scripted.every or 0.0) * n)
+            plan.logs.append(LogLine(at, scripted.text, scripted.level, kind))
+    return plan
+
+
+def _plan_deploy(
+    facts: DeployFacts,
+    behaviour: Behaviour,
+    created: datetime,
+    build: bool,
+    resume: tuple[str, datetime] | None,
+    phase_at: dict[str, datetime],
+) -> Plan:
+    """The timeline of one deploy; ``phase_at`` learns when each phase began.
 
     Without `build` (rollback, deploy_only: the artifact exists) it goes straight to update.
     With `resume` = (status, at), the deploy was created earlier and is in `status` at `at`
@@ -111,6 +140,7 @@ def plan_deploy(
             build = resumed == "build_in_progress"
     skip_pre_deploy = resumed == "update_in_progress"
     if build:
+        phase_at["build"] = t
         build_end = t + timedelta(seconds=behaviour.build_seconds)
         steps.append(
             Step(
@@ -143,11 +173,13 @@ def plan_deploy(
             LogLine(t, f"==> Deploying {_what(facts)} from an existing build...", type="build")
         )
     if facts.pre_deploy_command and not skip_pre_deploy:
+        phase_at["pre_deploy"] = t
         t, failed_plan = _pre_deploy(facts, behaviour, t, steps, logs, built_event)
         if failed_plan is not None:
             return failed_plan
         built_event = [("pre_deploy_ended", _pre_deploy_ended(facts, "succeeded", {}))]
     steps.append(Step(t, "update_in_progress", built_event))
+    phase_at["update"] = t
 
     if behaviour.behaviour == "crash_loop":
         start = t + timedelta(seconds=min(behaviour.update_seconds, 3.0))
@@ -172,10 +204,20 @@ def plan_deploy(
         return Plan(steps, logs, repeaters, built=True)
 
     live_at = t + timedelta(seconds=behaviour.update_seconds)
+    phase_at["live"] = live_at
     logs += _spread(_start_lines(facts), t, live_at, "app")
     logs.append(LogLine(live_at, "==> Your service is live 🎉", type="app"))
     steps.append(Step(live_at, "live", [("deploy_ended", _deploy_ended(facts, "succeeded", {}))]))
     plan = Plan(steps, logs, repeaters, built=True)
+    if behaviour.behaviour == "crash_after_live":
+        # The process dies and Render restarts it, again and again; restarts are quick, so
+        # the health URL still answers between them.
+        cycle = [(line, "error") for line in behaviour.log_lines or _crash_lines(facts)]
+        cycle += [(f"==> Exited with status {behaviour.exit_code}", "error")]
+        cycle += [(f"==> Running '{_start_command(facts)}'", "info")]
+        cycle += [(line, "info") for line in _start_lines(facts)[2:]]
+        crash_at = live_at + timedelta(seconds=behaviour.crash_after)
+        repeaters.append(Repeater(crash_at, behaviour.repeat_every, cycle))
     if behaviour.behaviour == "unhealthy_after_live":
         plan.unhealthy_at = live_at + timedelta(seconds=behaviour.unhealthy_after)
         steps.append(Step(plan.unhealthy_at, None, [server_failed(facts.health_check_path)]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from releaser.sim.scenario import Fault
@@ -57,11 +58,18 @@ class FaultBook:
         with self._lock:
             return [(rule.fault, rule.remaining) for rule in self._rules]
 
-    def take(self, method: str, path: str) -> Fault | None:
-        """The fault for this request, if any; a rule with a count is used up after it."""
+    def take(
+        self, method: str, path: str, active: Callable[[Fault], bool] = lambda _: True
+    ) -> Fault | None:
+        """The fault for this request, if any; a rule with a count is used up after it.
+
+        ``active`` says whether a rule's time window or phase applies now.
+        """
         with self._lock:
             for rule in self._rules:
                 if rule.fault.method not in ("*", method.upper()) or not rule.regex.match(path):
+                    continue
+                if not active(rule.fault):
                     continue
                 if rule.remaining is not None:
                     rule.remaining -= 1

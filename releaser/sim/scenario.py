@@ -58,7 +58,12 @@ Trigger = Literal[
     "service_updated",
 ]
 BehaviourKind = Literal[
-    "succeed", "build_failed", "crash_loop", "unhealthy_after_live", "pre_deploy_failed"
+    "succeed",
+    "build_failed",
+    "crash_loop",
+    "unhealthy_after_live",
+    "pre_deploy_failed",
+    "crash_after_live",
 ]
 # The structured failure reasons Render puts in deploy_ended events.
 FailureReason = Literal["nonZeroExit", "oomKilled", "earlyExit", "timedOutSeconds", "unhealthy"]
@@ -127,6 +132,25 @@ Seconds = Annotated[float, BeforeValidator(_seconds)]
 When = Annotated[Offset, AfterValidator(_check_offset)]
 
 
+LinePhase = Literal["build", "pre_deploy", "update", "live"]
+LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "fatal"]
+
+
+class ScriptedLine(_Model):
+    """A log line a deploy writes, whatever its behaviour: warnings, retries, recycles.
+
+    It is written `after` seconds into `phase` (by the deploy's own instance for update and
+    live), then every `every` seconds, `count` times in all (0 with `every`: until replaced).
+    """
+
+    text: str = Field(min_length=1)
+    level: LogLevel = "info"
+    phase: LinePhase = "update"
+    after: Seconds = Field(default=0.0, ge=0)
+    every: Seconds | None = Field(default=None, gt=0)
+    count: int = Field(default=1, ge=0)
+
+
 class Behaviour(_Model):
     """How one future deploy behaves. Times are simulated seconds."""
 
@@ -142,6 +166,11 @@ class Behaviour(_Model):
     exit_code: int = 1
     # Services with a pre_deploy_command run it between build and update (migrations).
     pre_deploy_seconds: Seconds = Field(default=20.0, ge=0)
+    # Lines the deploy writes besides those of its behaviour (any level, any phase).
+    lines: list[ScriptedLine] = Field(default_factory=list)
+    # crash_after_live: seconds after live when the process starts crashing (and restarting);
+    # the health URL keeps answering, as it does when restarts are quick.
+    crash_after: Seconds = Field(default=30.0, ge=0)
 
 
 class NextDeploy(Behaviour):
@@ -220,6 +249,10 @@ class Service(_Model):
     routes: list[str] = Field(default_factory=lambda: ["/"])
     disk: Disk | None = None
     pre_deploy_command: str | None = None  # e.g. "python manage.py migrate"
+    # Log lines a second written by whichever deploy is live (access logs of a busy service):
+    # the old instance while a deploy runs, the new one after it goes live.
+    traffic_lines_per_second: float = Field(default=0.0, ge=0, le=200)
+    traffic_type: Literal["app", "request"] = "app"  # gunicorn/puma access logs go to stdout
     health: Literal["healthy", "unhealthy"] = "healthy"  # the current live deploy's health
     build_command: str | None = None
     start_command: str | None = None
@@ -324,11 +357,25 @@ class Fault(_Model):
     delay_seconds: float = Field(default=0.0, ge=0)  # real seconds before answering
     queued_202: bool = False  # perform the request, answer 202 with no body
     applied: bool = False  # with status/drop: the request takes effect before the failure
+    # A slow API: no answer reaches the client (dropped after delay_seconds), and the request
+    # takes effect this many SIMULATED seconds later, long after the client gave up.
+    apply_after: Seconds | None = Field(default=None, ge=0)
+    # When the rule applies: while the newest deploy is in this phase, and/or within this
+    # window of simulated seconds since the simulator started.
+    phase: Literal["build", "pre_deploy", "update", "live"] | None = None
+    active_from: Seconds | None = Field(default=None, ge=0)
+    active_until: Seconds | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _does_something(self) -> Fault:
-        if self.status is None and not self.drop and not self.queued_202 and not self.delay_seconds:
-            raise ValueError("a fault needs status, drop, delay_seconds or queued_202")
+        if (
+            self.status is None
+            and not self.drop
+            and not self.queued_202
+            and not self.delay_seconds
+            and self.apply_after is None
+        ):
+            raise ValueError("a fault needs status, drop, delay_seconds, queued_202 or apply_after")
         return self
 
 

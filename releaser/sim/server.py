@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -101,6 +101,8 @@ class SimServer:
         self.on_request = on_request
         self._requests: list[RecordedRequest] = []
         self._requests_lock = threading.Lock()
+        self._deferred: list[tuple[datetime, Request]] = []
+        self._in_flight = 0  # requests being handled (a slow one may outlive its client)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -215,6 +217,45 @@ class SimServer:
             self.clock.advance(seconds)
             self.state.advance()
 
+    def fault_active(self, fault: Fault) -> bool:
+        """A fault's window (seconds since the start) and phase (of the newest deploy)."""
+        with self.state.lock:
+            now = self.state.advance()
+            elapsed = (now - self.state.started_at).total_seconds()
+            if fault.active_from is not None and elapsed < fault.active_from:
+                return False
+            if fault.active_until is not None and elapsed >= fault.active_until:
+                return False
+            if fault.phase is None:
+                return True
+            deploys = [d for s in self.state.services.values() for d in s.deploys]
+            newest = max(deploys, key=lambda d: d.created_at, default=None)
+            return newest is not None and _PHASES.get(newest.status) == fault.phase
+
+    @property
+    def in_flight(self) -> int:
+        """Requests still being handled, including slow ones whose client gave up."""
+        with self._requests_lock:
+            return self._in_flight
+
+    def defer(
+        self, seconds: float, method: str, path: str, query: dict[str, list[str]], body: Any
+    ) -> None:
+        """Perform an API request ``seconds`` of simulated time from now (a slow API)."""
+        due = self.clock.now() + timedelta(seconds=seconds)
+        with self._requests_lock:
+            self._deferred.append((due, Request(method, path, query, body, self.base_url)))
+
+    def run_deferred(self) -> None:
+        """Perform the deferred requests that are due; their answers go nowhere."""
+        now = self.clock.now()
+        with self._requests_lock:
+            due = [item for item in self._deferred if item[0] <= now]
+            self._deferred = [item for item in self._deferred if item[0] > now]
+        for _, request in sorted(due, key=lambda item: item[0]):
+            with self.state.lock:
+                self.api.handle(request)  # the answer (even a refusal) reaches no one
+
     # --- request handling (called from handler threads) ------------------------------------
 
     def _record(self, record: RecordedRequest) -> None:
@@ -222,6 +263,14 @@ class SimServer:
             self._requests.append(record)
         if self.on_request is not None:
             self.on_request(record)
+
+
+_PHASES = {
+    "build_in_progress": "build",
+    "pre_deploy_in_progress": "pre_deploy",
+    "update_in_progress": "update",
+    "live": "live",
+}
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -266,6 +315,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         sim = self.server.sim
+        with sim._requests_lock:
+            sim._in_flight += 1
+        try:
+            self._handle_counted(sim)
+        finally:
+            with sim._requests_lock:
+                sim._in_flight -= 1
+
+    def _handle_counted(self, sim: SimServer) -> None:
         split = urlsplit(self.path)
         path = split.path
         query = parse_qs(split.query, keep_blank_values=True)
@@ -306,11 +364,14 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> Response | None:
         """The answer, or None when a fault drops the connection."""
         api_path = path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path
-        fault = sim.faults.take(self.command, api_path)
+        fault = sim.faults.take(self.command, api_path, sim.fault_active)
         if fault is not None:
             record.fault = True
             if fault.delay_seconds:
                 time.sleep(fault.delay_seconds)  # outside any lock: other requests proceed
+            if fault.apply_after is not None and path.startswith(API_PREFIX + "/"):
+                sim.defer(fault.apply_after, self.command, api_path, query, body)
+                return None
             if (fault.drop or fault.status) and not fault.applied:
                 return None if fault.drop else _fault_response(fault)
         if path.startswith(APPS_PREFIX):
@@ -333,6 +394,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(
         self, sim: SimServer, api_path: str, query: dict[str, list[str]], body: Any
     ) -> Response:
+        sim.run_deferred()
         verdict = sim.limiter.check(self.command, api_path) if sim.limiter else None
         if verdict is not None and not verdict.allowed:
             response = _rate_limited(verdict)

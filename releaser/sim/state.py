@@ -292,6 +292,8 @@ class SimState:
             live = service.live()
             if live and config.health == "unhealthy":
                 self._make_unhealthy(service, live, start - timedelta(minutes=5))
+            if live:
+                self._serve_traffic(service, live, start - timedelta(seconds=60))
         for queued in scenario.next_deploys:
             self.queue_behaviour(
                 queued.service, Behaviour.model_validate(queued.model_dump(exclude={"service"}))
@@ -331,6 +333,7 @@ class SimState:
                 previous = service.live()
                 if previous is not None and previous is not deploy:
                     self._retire(previous, step.at, "deactivated")
+                self._serve_traffic(service, deploy, step.at)
             if (
                 step.status in ("build_in_progress", "update_in_progress")
                 and deploy.started_at is None
@@ -361,8 +364,20 @@ class SimState:
             while rep.next_at <= limit and (rep.until is None or rep.next_at < rep.until):
                 for offset, (message, level) in enumerate(rep.lines):
                     at = rep.next_at + timedelta(milliseconds=offset * 20)
-                    self.logs.add(at, message, deploy.service_id, level, "app", instance)
+                    self.logs.add(at, message, deploy.service_id, level, rep.type, instance)
                 rep.next_at += timedelta(seconds=rep.every)
+
+    def _serve_traffic(self, service: ServiceState, deploy: DeployState, since: datetime) -> None:
+        """The live deploy's instance writes the service's access-log traffic."""
+        rate = service.config.traffic_lines_per_second
+        if rate <= 0:
+            return
+        line = '10.201.3.7 - - "GET /api/orders?page=2 HTTP/1.1" 200 1834 "-" "okhttp/4.12.0"'
+        deploy.repeaters.append(
+            Repeater(since, 1.0 / rate, [(line, "info")], type=service.config.traffic_type)
+        )
+        if deploy not in self._active:
+            self._active.append(deploy)
 
     def _retire(self, deploy: DeployState, at: datetime, status: str) -> None:
         """Stop a deploy's future: replaced (deactivated) or canceled at `at`."""

@@ -3,12 +3,13 @@ deploy during the watch; and a property over random fault schedules."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from deployhelp import LIVE, LIVE_COMMIT, QUICK, new_deploys, requests_to
+from deployhelp import LIVE, LIVE_COMMIT, QUICK, VirtualTime, live_of, new_deploys, requests_to
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from releaser.release.report import DeployReport
 from releaser.release.watch import ServerClock
 from releaser.render.client import RenderClient, RetryPolicy
 from releaser.sim import SimServer, load_scenario
+from releaser.sim.clock import ManualClock
 
 Start = Callable[..., SimServer]
 ClientFor = Callable[[SimServer], RenderClient]
@@ -29,10 +31,11 @@ def run_deploy(
     client: RenderClient,
     progress: Callable[[str], None] | None = None,
     soak: float = 30,
+    clock: ServerClock | None = None,
 ) -> DeployReport:
     service = client.resolve_service("web")
     plan = plan_deploy(client, Config(), service, DeployOptions(skip_checks=True, soak=soak))
-    clock = ServerClock(client.server_now)
+    clock = clock or ServerClock(client.server_now)
     return execute_deploy(client, plan, clock, progress=progress or (lambda _: None))
 
 
@@ -45,41 +48,53 @@ def not_rollbacks(sim: SimServer) -> list[Any]:
 
 
 @pytest.mark.parametrize(
-    ("fault", "posts"),
+    "fault",
     [
-        ({"drop": True, "applied": True}, 1),  # connection lost after Render created it
-        ({"status": 503, "applied": True}, 1),  # 5xx after Render created it
-        ({"status": 503}, 2),  # 5xx and nothing created: listed, then asked once more
-        ({"drop": True}, 2),  # connection lost before: listed, then asked once more
-        ({"queued_202": True}, 1),  # 202 with no body: found by listing
+        {"drop": True, "applied": True},  # connection lost after Render created it
+        {"status": 503, "applied": True},  # 5xx after Render created it
+        {"queued_202": True},  # 202 with no body: found by listing
+        # Slower than the client's 2 s timeout (2.3 real s = 92 s at time scale 40), and
+        # Render creates it 5 s after that anyway.
+        {"delay_seconds": 2.3, "apply_after": 5},
     ],
 )
 def test_the_deploy_post_is_never_duplicated(
-    start_sim: Start, client_for: ClientFor, fault: dict[str, Any], posts: int
+    start_sim: Start, client_for: ClientFor, fault: dict[str, Any]
 ) -> None:
-    """After an unclear answer the deploy list is read first; exactly one deploy exists."""
+    """After an unclear answer the deploy list is read, never a second POST; one deploy."""
     sim = start_sim("demo")
     sim.queue_behaviour("web", "succeed", **QUICK)
     sim.add_fault(method="POST", path="/services/*/deploys", count=1, **fault)
     report = run_deploy(sim, client_for(sim))
-    assert report.outcome == "healthy"
-    assert len(deploy_posts(sim)) == posts
+    assert report.outcome == "healthy", report.summary
+    assert len(deploy_posts(sim)) == 1
     assert len(not_rollbacks(sim)) == 1
     assert report.deploy_id == not_rollbacks(sim)[0].id
 
 
-def test_when_the_deploy_post_keeps_failing_nothing_is_deployed(
-    start_sim: Start, client_for: ClientFor
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 503},  # a 5xx, and nothing was created
+        {"drop": True},  # the answer was lost, and nothing was created
+        {"delay_seconds": 2.3, "apply_after": 600},  # created, but only after we stopped looking
+    ],
+)
+def test_an_unclear_deploy_post_that_never_shows_stops_with_exit_3(
+    start_sim: Start, client_for: ClientFor, fault: dict[str, Any]
 ) -> None:
-    """Two unclear answers, and the list shows nothing: stop with exit 3, no third POST."""
+    """Looked at for two minutes and still not there: exit 3 naming what to check, one POST."""
     sim = start_sim("demo")
-    sim.add_fault(method="POST", path="/services/*/deploys", status=502)
+    sim.add_fault(method="POST", path="/services/*/deploys", count=1, **fault)
     with pytest.raises(ApiError) as caught:
         run_deploy(sim, client_for(sim))
     assert caught.value.exit_code == 3
-    assert "Nothing was deployed" in str(caught.value)
-    assert len(deploy_posts(sim)) == 2
-    assert not_rollbacks(sim) == []
+    assert "releaser history web" in str(caught.value)
+    assert "did not send it twice" in str(caught.value)
+    assert len(deploy_posts(sim)) == 1
+    sim.advance(900)
+    sim.run_deferred()
+    assert len(not_rollbacks(sim)) <= 1
 
 
 def test_read_faults_while_watching_a_crash_loop_do_not_hide_it(
@@ -176,18 +191,36 @@ def test_watching_stays_under_the_request_budget(start_sim: Start, client_for: C
 
 # --- the property: random fault schedules over healthy and failing deploys ------------------
 
+SLOW_POST = 0.3  # real seconds before a slow POST is dropped: longer than the client's timeout
+PROPERTY_TIMEOUT = 0.25
+
 API_FAULTS: list[dict[str, Any]] = [
     {"method": "POST", "path": "/services/*/deploys", "drop": True, "applied": True, "count": 1},
     {"method": "POST", "path": "/services/*/deploys", "status": 503, "count": 1},
     {"method": "POST", "path": "/services/*/deploys", "status": 500, "applied": True, "count": 1},
     {"method": "POST", "path": "/services/*/deploys", "queued_202": True, "count": 1},
+    # Slower than the client's timeout; Render creates the deploy 5 s or 90 s later anyway.
+    {"method": "POST", "path": "/services/*/deploys", "delay_seconds": SLOW_POST, "apply_after": 5},
+    {
+        "method": "POST",
+        "path": "/services/*/deploys",
+        "delay_seconds": SLOW_POST,
+        "apply_after": 90,
+    },
     {"method": "GET", "path": "/services/*/deploys", "status": 503, "count": 2},
     {"method": "GET", "path": "/services/*/deploys", "status": 429, "retry_after": 0, "count": 3},
     {"method": "GET", "path": "/logs", "status": 500, "count": 3},
     {"method": "GET", "path": "/logs", "drop": True, "count": 2},
+    {"method": "GET", "path": "/logs", "status": 404},  # no log access on this plan
     {"method": "GET", "path": "/services/*/events", "status": 502, "count": 2},
-    {"method": "GET", "path": "/services/**", "delay_seconds": 0.2, "count": 2},
+    {"method": "GET", "path": "/services/**", "delay_seconds": 0.05, "count": 2},
     {"method": "POST", "path": "/services/*/rollback", "status": 503, "applied": True, "count": 1},
+    {
+        "method": "POST",
+        "path": "/services/*/rollback",
+        "delay_seconds": SLOW_POST,
+        "apply_after": 8,
+    },
     {"method": "POST", "path": "/services/*/deploys/*/cancel", "drop": True, "applied": True},
     {"method": "PATCH", "path": "/services/*", "status": 503, "count": 1},
 ]
@@ -205,8 +238,11 @@ def app_healthy(sim: SimServer) -> bool:
     return response.status_code < 400
 
 
+TLS = ssl.create_default_context()
+
+
 @settings(
-    max_examples=20,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -216,44 +252,60 @@ def app_healthy(sim: SimServer) -> bool:
 )
 # Found on a fresh clone: 503 x2 then 429 x3 on the deploys list exhaust the read retries
 # while planning, before anything is written.
-@example(behaviour="build_failed", faults=[0, 4, 5])
+@example(behaviour="build_failed", faults=[0, 6, 7])
+@example(behaviour="succeed", faults=[5])  # the slow POST Render applies 90 s later
+@example(behaviour="unhealthy_after_live", faults=[4, 14])  # slow deploy POST, slow rollback
 def test_random_fault_schedules_never_fool_the_verdict(behaviour: str, faults: list[int]) -> None:
-    """A healthy deploy is never rolled back or canceled; a failing one is always caught; no
-    deploy POST is duplicated; the exit code matches where the service really is; when Render
-    stays unreachable before the deploy POST, it is exit 3 and nothing was deployed."""
-    with (
-        SimServer(load_scenario("demo"), port=0, time_scale=40, rate_limits=False) as sim,
-        RenderClient(
+    """A healthy deploy is never rolled back or canceled; a failing one is always caught;
+    never two deploys, even when a POST is slower than the client's timeout and Render applies
+    it anyway; the exit code matches where the service really is; when Render stays
+    unreachable, it is exit 3 and at most the one deploy exists."""
+    clock = ManualClock()
+    with SimServer(load_scenario("demo"), port=0, clock=clock, rate_limits=False) as sim:
+        time = VirtualTime(sim, clock)
+        with RenderClient(
             sim.api_key,
             sim.url,
             owner_id=sim.owner_id,
-            timeout=2.0,
-            retry=RetryPolicy(attempts=5, backoff_base=0.05, max_wait=2.0),
-        ) as client,
-    ):
-        sim.queue_behaviour("web", behaviour, **QUICK, **BEHAVIOURS[behaviour])
-        for index in faults:
-            sim.add_fault(**API_FAULTS[index])
-        try:
-            report = run_deploy(sim, client)
-        except ApiError as unreachable:
-            assert unreachable.exit_code == 3
-            assert not requests_to(sim, "POST", "/deploys"), "gave up after writing"
-            assert not not_rollbacks(sim)
-            return
-
-        ours = not_rollbacks(sim)
-        assert len(ours) == 1, "a deploy POST was duplicated"
-        live = sim.state.service("web").live()
-        if behaviour == "succeed":
-            assert report.outcome == "healthy", report.summary
-            assert not requests_to(sim, "POST", "/rollback")
-            assert not requests_to(sim, "POST", "/cancel")
-        else:
-            assert report.outcome in ("canceled", "failed", "rolled_back"), report.summary
-        if report.exit_code == 0:
-            assert live.id == ours[0].id and app_healthy(sim)
-        elif report.exit_code == 1:
-            assert live.commit == LIVE_COMMIT and app_healthy(sim)
-        rollbacks = [d for d in new_deploys(sim) if d.trigger == "rollback"]
-        assert len(rollbacks) <= 1  # at most one automatic rollback, never of a rollback
+            timeout=PROPERTY_TIMEOUT,
+            retry=RetryPolicy(attempts=5, backoff_base=0.5, max_wait=5.0),
+            sleep=time.sleep,
+            transport=httpx.HTTPTransport(verify=TLS),  # loading CA certificates costs 0.1 s
+        ) as client:
+            sim.queue_behaviour("web", behaviour, **QUICK, **BEHAVIOURS[behaviour])
+            for index in faults:
+                sim.add_fault(**API_FAULTS[index])
+            server_clock = ServerClock(
+                client.server_now, monotonic=time.monotonic, sleep=time.sleep
+            )
+            try:
+                report = run_deploy(sim, client, clock=server_clock)
+            except ApiError as unreachable:
+                assert unreachable.exit_code == 3
+                assert len(requests_to(sim, "POST", "/deploys")) <= 1, "a second deploy POST"
+                report = None
+            sim.advance(600)  # anything Render applies late has happened by now
+            sim.run_deferred()
+            ours = not_rollbacks(sim)
+            assert len(ours) <= 1, "two deploys"
+            assert len(requests_to(sim, "POST", "/deploys")) <= 1, "a second deploy POST"
+            if report is None:
+                return
+            assert len(ours) == 1
+            live = live_of(sim)
+            if behaviour == "succeed":
+                assert report.outcome == "healthy", report.summary
+                assert not requests_to(sim, "POST", "/rollback")
+                assert not requests_to(sim, "POST", "/cancel")
+            else:
+                assert report.outcome in ("canceled", "failed", "rolled_back"), (
+                    report.summary,
+                    report.actions,
+                    report.rollback,
+                )
+            if report.exit_code == 0:
+                assert live.id == ours[0].id and app_healthy(sim)
+            elif report.exit_code == 1:
+                assert live.commit == LIVE_COMMIT and app_healthy(sim)
+            rollbacks = [d for d in new_deploys(sim) if d.trigger == "rollback"]
+            assert len(rollbacks) <= 1  # at most one automatic rollback, never of a rollback

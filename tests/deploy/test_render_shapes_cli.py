@@ -339,11 +339,6 @@ def test_ctrl_c_during_deploy_names_the_running_deploy_and_the_re_attach_command
     assert process.returncode == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="on sim10 alone the watcher ends the run on a logs 404 (exit 2); issue 17 "
-    "(watch17) degrades it, and merged with it this passes: then remove this mark",
-)
 @pytest.mark.parametrize("behaviour", ["succeed", "crash_loop", "unhealthy_after_live"])
 def test_logs_and_events_answering_404_never_abandon_the_deploy(
     start_sim: Start, run_cli: Run, behaviour: str

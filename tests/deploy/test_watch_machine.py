@@ -117,19 +117,70 @@ def test_build_errors_explain_but_do_not_loop() -> None:
     assert failed.diagnosis is not None and failed.diagnosis.summary == "no module named x"
 
 
-def test_transient_database_errors_need_one_more_repeat() -> None:
-    """An app retrying a database that is still starting is not a crash loop at once."""
+def db_start(n: int, dies: bool) -> tuple[LogLine, ...]:
+    """One start of an app whose database refuses connections; it exits if ``dies``."""
+    at = T0 + 10 * n
+    lines = [
+        LogLine(f"r{n}", at, "==> Running 'node server.js'", "info", "app"),
+        LogLine(f"d{n}", at + 1, "Error: connect ECONNREFUSED 10.0.0.5:5432", "error", "app"),
+    ]
+    if dies:
+        lines.append(LogLine(f"x{n}", at + 2, "==> Exited with status 1", "error", "app"))
+    return tuple(lines)
 
-    def db_line(n: int) -> tuple[LogLine, ...]:
-        at = T0 + 10 * n
-        return (LogLine(f"d{n}", at, "Error: connect ECONNREFUSED 10.0.0.5:5432", "error", "app"),)
 
-    two = run([Observation(T0 + 25, "update_in_progress", lines=db_line(1) + db_line(2))])
+def test_database_errors_without_a_restart_are_not_a_crash_loop() -> None:
+    """The same ECONNREFUSED many times in one start is an app retrying, not a loop."""
+    lines = db_start(1, dies=False) + tuple(
+        LogLine(f"again{i}", T0 + 12 + i * 3, "Error: connect ECONNREFUSED 10.0.0.5:5432", "error")
+        for i in range(6)
+    )
+    assert run([Observation(T0 + 40, "update_in_progress", lines=lines)]).verdict is None
+
+
+def test_transient_database_errors_need_one_more_restart() -> None:
+    """An app dying on a database that is still starting gets one more start than others."""
+    two = run(
+        [Observation(T0 + 25, "update_in_progress", lines=db_start(1, True) + db_start(2, True))]
+    )
     assert two.verdict is None
     three = run(
-        [Observation(T0 + 35, "update_in_progress", lines=db_line(1) + db_line(2) + db_line(3))]
+        [
+            Observation(
+                T0 + 35,
+                "update_in_progress",
+                lines=db_start(1, True) + db_start(2, True) + db_start(3, True),
+            )
+        ]
     )
     assert three.verdict == CRASH_LOOP
+    assert "3 separate starts" in three.reason
+
+
+def test_warnings_from_every_worker_are_never_decisive() -> None:
+    """Each of four workers warns about an optional variable: harmless, and said so."""
+    lines = tuple(
+        LogLine(f"w{i}", T0 + 20 + i, "WARNING: REDIS_URL is not set, caching disabled", "warning")
+        for i in range(4)
+    )
+    state = run([Observation(T0 + 30, "update_in_progress", lines=lines)])
+    assert state.verdict is None and state.findings == ()
+    assert any("never decisive" in item for item in state.harmless)
+
+
+def test_a_crash_after_live_turns_it_bad_while_health_still_answers() -> None:
+    """During the soak the process dies once; the probes still pass: roll back anyway."""
+    observations = [Observation(T0 + 100, "live", live_since=T0 + 98, probe=OK)]
+    observations += [Observation(T0 + 100 + 5 * i, probe=OK) for i in range(1, 3)]
+    crash = (
+        LogLine("c1", T0 + 112, "panic: runtime error: index out of range [3]", "error", "app"),
+        LogLine("c2", T0 + 112.1, "==> Exited with status 2", "error", "app"),
+    )
+    observations.append(Observation(T0 + 115, lines=crash, probe=OK))
+    state = run(observations)
+    assert state.verdict == TURNED_BAD
+    assert state.reason == "the new version crashed after going live (while health still answered)"
+    assert any("panic" in item for item in state.evidence)
 
 
 def test_live_then_soak_passes_with_consecutive_good_probes() -> None:
@@ -419,3 +470,48 @@ def test_until_the_rate_is_known_sleeps_are_short() -> None:
     clock.now()
     clock.sleep(10)
     assert fake.slept == [ServerClock.UNTRUSTED_MAX_SLEEP]
+
+
+def test_the_budget_counts_every_request_the_client_made() -> None:
+    """Retries, 429s, the deploy POST and its looks all count, not only the watcher's reads."""
+    made = [5]  # before the budget existed: not counted
+    budget = RequestBudget(30, lambda: made[0])
+    made[0] += 28  # a POST, looks that found it, reads with retries
+    budget.sync(T0)
+    assert budget.allows(T0, 2) and not budget.allows(T0, 3)
+    assert budget.allows(T0 + 60.5, 30)
+
+
+def test_a_soak_does_not_end_healthy_while_log_lines_are_still_unread() -> None:
+    """A busy log read to its page limit may hide a crash: wait until the reads catch up."""
+    observations = [Observation(T0 + 100, "live", live_since=T0 + 98)]
+    observations += [Observation(T0 + 100 + 5 * i, probe=OK, logs_behind=True) for i in range(14)]
+    behind = run(observations)
+    assert behind.verdict is None
+    caught_up = run([*observations, Observation(T0 + 175, probe=OK, logs_behind=False)])
+    assert caught_up.verdict == HEALTHY
+
+
+def test_a_failed_pre_deploy_is_quoted_even_when_its_phase_was_never_polled() -> None:
+    """Build, then pre_deploy_failed: the migration's own lines explain it."""
+    lines = (
+        LogLine(
+            "p1", T0 + 30, "==> Running pre-deploy command 'rails db:migrate'", "info", "build"
+        ),
+        LogLine(
+            "p2",
+            T0 + 31,
+            "PG::DuplicateColumn: ERROR: column total already exists",
+            "error",
+            "build",
+        ),
+        LogLine("p3", T0 + 32, "==> Pre-deploy has failed: exited with status 1", "error", "build"),
+    )
+    state = run(
+        [
+            Observation(T0 + 20, "build_in_progress"),
+            Observation(T0 + 35, "pre_deploy_failed", lines=lines),
+        ]
+    )
+    assert state.verdict == FAILED and "pre-deploy" in state.reason
+    assert any("DuplicateColumn" in line for line in state.pre_deploy_lines)

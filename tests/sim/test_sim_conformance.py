@@ -225,6 +225,7 @@ def tour(server: SimServer, api: httpx.Client, clock: ManualClock) -> None:
     api.post(f"/services/{WEB}/resume")
     api.get(f"/services/{WEB}/events", params={"limit": 100})
     api.get(f"/services/{WEB}/events", params={"type": "deploy_ended"})
+    api.get(f"/services/{WEB}/instances")
 
     now = clock.now()
     window = {"startTime": (now - timedelta(days=30)).isoformat(), "endTime": now.isoformat()}
