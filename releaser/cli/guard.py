@@ -92,6 +92,11 @@ class Guard:
 
         if not self.held:
             return
+        if exit_code == 2:
+            # Refused input: by the exit-code contract nothing was changed, so there is
+            # nothing to record (the ledger is a list of writes, not of typos).
+            self._release_all()
+            return
         common = self.noted.get(None, {})
         try:
             for service, service_name, _ in self.held:

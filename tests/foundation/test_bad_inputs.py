@@ -8,6 +8,7 @@ file created or changed. With `-o json`, stdout is one JSON object describing th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import json
@@ -301,12 +302,28 @@ def not_render(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def tree(root: Path) -> dict[str, str]:
-    """Every file under ``root`` with a hash of its bytes: what 'nothing written' compares."""
+    """Every file under ``root`` with a hash of its bytes: what 'nothing written' compares.
+
+    Releaser's local lock files (``.releaser/``: a lock is taken before planning, so two
+    runners never plan the same write) are left out here; ``ledger_rows`` checks that the
+    refused run recorded nothing in them.
+    """
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and ".releaser" not in p.relative_to(root).parts
     }
+
+
+def ledger_rows(root: Path) -> int:
+    """How many ledger entries the local state under ``root`` holds (0 without one)."""
+    import sqlite3
+
+    found = 0
+    for db in root.rglob(".releaser/state.db"):
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            found += conn.execute("SELECT count(*) FROM releaser_ledger").fetchone()[0]
+    return found
 
 
 def test_the_table_covers_every_kind_of_bad_input() -> None:
@@ -354,6 +371,7 @@ def test_bad_input_is_one_line_right_code_nothing_written(
     assert sim.api_key not in result.stderr + result.stdout
     assert [r for r in sim.requests if r.method != "GET"] == []
     assert tree(tmp_path) == before
+    assert ledger_rows(tmp_path) == 0
     if case.json_error:
         error = json.loads(result.stdout)
         assert set(error) == {"error", "exit_code", "advice"}
