@@ -8,7 +8,6 @@ file created or changed. With `-o json`, stdout is one JSON object describing th
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.server
 import json
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
+from localstate import ledger_rows
 
 from releaser.sim import SimServer
 
@@ -313,17 +313,6 @@ def tree(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and ".releaser" not in p.relative_to(root).parts
     }
-
-
-def ledger_rows(root: Path) -> int:
-    """How many ledger entries the local state under ``root`` holds (0 without one)."""
-    import sqlite3
-
-    found = 0
-    for db in root.rglob(".releaser/state.db"):
-        with contextlib.closing(sqlite3.connect(db)) as conn:
-            found += conn.execute("SELECT count(*) FROM releaser_ledger").fetchone()[0]
-    return found
 
 
 def test_the_table_covers_every_kind_of_bad_input() -> None:
