@@ -92,6 +92,12 @@ class Guard:
 
         if not self.held:
             return
+        declined = exit_code == 1 and (error or "").startswith("not confirmed")
+        if exit_code == 2 or declined:
+            # Refused input or a declined confirmation: nothing was changed, so there is
+            # nothing to record (the ledger is a list of writes, not of typos).
+            self._release_all()
+            return
         common = self.noted.get(None, {})
         try:
             for service, service_name, _ in self.held:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
+from localstate import ledger_rows
 
 from releaser.sim import SimServer
 
@@ -301,11 +302,16 @@ def not_render(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def tree(root: Path) -> dict[str, str]:
-    """Every file under ``root`` with a hash of its bytes: what 'nothing written' compares."""
+    """Every file under ``root`` with a hash of its bytes: what 'nothing written' compares.
+
+    Releaser's local lock files (``.releaser/``: a lock is taken before planning, so two
+    runners never plan the same write) are left out here; ``ledger_rows`` checks that the
+    refused run recorded nothing in them.
+    """
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and ".releaser" not in p.relative_to(root).parts
     }
 
 
@@ -354,6 +360,7 @@ def test_bad_input_is_one_line_right_code_nothing_written(
     assert sim.api_key not in result.stderr + result.stdout
     assert [r for r in sim.requests if r.method != "GET"] == []
     assert tree(tmp_path) == before
+    assert ledger_rows(tmp_path) == 0
     if case.json_error:
         error = json.loads(result.stdout)
         assert set(error) == {"error", "exit_code", "advice"}

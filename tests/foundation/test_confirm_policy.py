@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
+from localstate import ledger_rows
 
 Run = Callable[..., Result]
 WEB = "srv-hjtl316kyssqmyi4ywa3"  # "web" in the demo scenario
@@ -81,4 +82,5 @@ def test_declining_on_a_terminal_is_exit_1_and_changes_nothing(
     assert result.stderr.endswith("Error: not confirmed. Nothing was changed\n")
     assert "[y/N]" in result.stderr
     assert [r for r in server.requests if r.method != "GET"] == []
-    assert not Path(".releaser").exists()  # not even a backup
+    assert not Path(".releaser/backups").exists()  # not even a backup
+    assert ledger_rows(Path.cwd()) == 0  # and nothing for the ledger: nothing was done
