@@ -66,6 +66,10 @@ from releaser.render.models import Deploy, Service
 
 Progress = Callable[[str], None]
 
+# After a cancel whose answer was lost: how often, and how far apart (server seconds), to look.
+CANCEL_LOOKS = 6
+CANCEL_LOOK_INTERVAL = 5.0
+
 
 @dataclass(frozen=True)
 class DeployOptions:
@@ -495,20 +499,28 @@ def _act(run: _Run, deploy: Deploy, result: WatchResult, state: WatchState) -> s
 
 
 def _cancel(run: _Run, deploy_id: str) -> None:
-    """Cancel once; whatever the answer, read the status back rather than trusting it."""
+    """Cancel once; whatever the answer, read the status back rather than trusting it.
+
+    After an answer that leaves the outcome unknown (timeout, dropped connection) the
+    cancel may still take effect: look for a while, never send it again.
+    """
     client, service_id = run.client, run.plan.service.id
     try:
         client.cancel_deploy(service_id, deploy_id)
     except ReleaserError as exc:
-        status = _status_of(client, service_id, deploy_id)
-        if status is not None and status not in ("canceled",) and not status.endswith("failed"):
-            if isinstance(exc, WriteOutcomeUnknown):
-                try:
-                    client.cancel_deploy(service_id, deploy_id)
-                    return
-                except ReleaserError as again:
-                    exc = again
-            run.warnings.append(f"cancel of {deploy_id} failed: {exc.message}")
+        looks = CANCEL_LOOKS if isinstance(exc, WriteOutcomeUnknown) else 1
+        status: str | None = None
+        for look in range(looks):
+            if look:
+                run.clock.sleep(CANCEL_LOOK_INTERVAL)
+            status = _status_of(client, service_id, deploy_id)
+            if status is not None and (status == "canceled" or status.endswith("failed")):
+                return
+        if status is not None:
+            run.warnings.append(
+                f"cancel of {deploy_id} failed: {exc.message} (releaser did not send it twice;"
+                f" it is {status})"
+            )
 
 
 def _status_of(client: RenderClient, service_id: str, deploy_id: str) -> str | None:

@@ -125,6 +125,21 @@ def test_a_dropped_cancel_is_checked_not_blindly_repeated(
     assert [d.status for d in not_rollbacks(sim)] == ["canceled"]
 
 
+def test_a_cancel_applied_after_its_answer_was_lost_is_looked_for_never_resent(
+    start_sim: Start, client_for: ClientFor
+) -> None:
+    """The cancel times out and Render applies it 8 s later: releaser looks until it shows,
+    and never sends a second cancel (after a write whose outcome is unknown: look)."""
+    sim = start_sim("crash-loop")
+    sim.add_fault(
+        method="POST", path="/services/*/deploys/*/cancel", drop=True, apply_after=8, count=1
+    )
+    report = run_deploy(sim, client_for(sim))
+    assert report.outcome == "canceled", report.summary
+    assert len(requests_to(sim, "POST", "/cancel")) == 1
+    assert [d.status for d in not_rollbacks(sim)] == ["canceled"]
+
+
 def test_a_rollback_post_with_a_lost_answer_is_found_by_listing(
     start_sim: Start, client_for: ClientFor
 ) -> None:
