@@ -391,6 +391,7 @@ def rollback(
     help="Also write an incident-ready markdown summary to this file.",
 )
 @output_option
+@audited("watch")
 def watch(
     service: str,
     deploy_id: str | None,
@@ -411,14 +412,20 @@ def watch(
       releaser watch web dep-d0abc123 --rollback-on-failure --report release.md
     """
     from releaser.config import load_config
+    from releaser.files import check_writable_file
     from releaser.output import say
     from releaser.release.deploy import attach_plan, execute_deploy
+    from releaser.release.report import REPORT_HEAD
     from releaser.release.watch import ServerClock
 
+    if report_path is not None:
+        check_writable_file(Path(report_path), "--report", REPORT_HEAD)
     options = replace(_watch_options(timeout, soak, not rollback_on_failure, True), attached=True)
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
+        # It may cancel a crash loop or roll back: a write, so it holds the release lock.
+        hold(svc.id, svc.name)
         plan, running = attach_plan(client, config, svc, deploy_id, options)
         clock = ServerClock(client.server_now)
         report = execute_deploy(client, plan, clock, progress=say, attach=running)
@@ -431,6 +438,7 @@ def watch(
 @click.option("--dry-run", is_flag=True, help="Print what would be canceled; write nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @output_option
+@audited("cancel")
 def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool, output: str) -> None:
     """Cancel a running deploy of SERVICE (DEPLOY_ID, or the newest in progress).
 
@@ -458,7 +466,9 @@ def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool, output
         else:
             question = f"Cancel {running.id} ({running.version}, {running.status}) on {svc.label}?"
             confirm_write(question, yes=yes)
+            hold(svc.id, svc.name)
             report = core.cancel(client, svc, running)
+            note(to_ref=running.id, verdict=report.outcome)
     if output == "json":
         print_json(report.model_dump(mode="json"))
     else:

@@ -196,3 +196,25 @@ def test_an_unreachable_state_database_is_exit_3_without_the_password(
     assert result.exit_code == 3
     assert result.stderr.startswith(f"Error: the state backend (PostgreSQL 127.0.0.1:{unused_port}")
     assert "hunter2pass" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cancel_and_watch_are_recorded_and_hold_the_lock(
+    state_dsn: str, start_sim: Start, run_cli: Run
+) -> None:
+    """`cancel` (a write) and `watch` (it may cancel or roll back) take the service's lock
+    and leave one ledger entry each; a refused cancel leaves none."""
+    sim = start_sim("render-shapes")
+    running = "dep-sh4p3sbusy00000000c"  # render-shapes: checkout's deploy in progress
+    assert run_cli("cancel", "checkout").exit_code == 2  # no terminal, no --yes: nothing
+    assert ledger_json(run_cli) == []
+    done = run_cli("cancel", "checkout", "--yes")
+    assert done.exit_code == 0, done.stderr
+    [entry] = ledger_json(run_cli)
+    assert (entry["action"], entry["verdict"], entry["to_ref"]) == ("cancel", "canceled", running)
+    sim.queue_behaviour("storefront", "succeed", build_seconds=20, update_seconds=10)
+    store = next(s for s in sim.state.services.values() if s.config.name == "storefront")
+    with sim.state.lock:
+        sim.state.create_deploy(store.id, trigger="api")
+    watched = run_cli("watch", store.id, "--soak", "30s")
+    assert watched.exit_code == 0, watched.stderr
+    assert [e["action"] for e in ledger_json(run_cli)] == ["cancel", "watch"]
