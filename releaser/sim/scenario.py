@@ -249,6 +249,10 @@ class Service(_Model):
     routes: list[str] = Field(default_factory=lambda: ["/"])
     disk: Disk | None = None
     pre_deploy_command: str | None = None  # e.g. "python manage.py migrate"
+    # Web services: Render's maintenance mode; its page (uri, "" = Render's default) is
+    # served with 503 instead of the app while enabled.
+    maintenance_mode: bool = False
+    maintenance_uri: str = ""
     # Log lines a second written by whichever deploy is live (access logs of a busy service):
     # the old instance while a deploy runs, the new one after it goes live.
     traffic_lines_per_second: float = Field(default=0.0, ge=0, le=200)

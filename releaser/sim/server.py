@@ -487,9 +487,10 @@ def _fault_response(fault: Fault) -> Response:
 def _app(sim: SimServer, rest: str) -> Response:
     """A service's live URL, answering like the app its live deploy runs.
 
-    503 while suspended, with nothing live, once unhealthy, or while a service with a disk
-    deploys (Render stops the old instance first: no zero-downtime deploy); 404 on a path
-    the app does not serve (its `routes` and health path); 200 otherwise.
+    503 while suspended, in maintenance mode, with nothing live, once unhealthy, or while a
+    service with a disk deploys (Render stops the old instance first: no zero-downtime
+    deploy); 404 on a path the app does not serve (its `routes` and health path); 200
+    otherwise.
     """
     name, _, sub = rest.partition("/")
     path = "/" + sub
@@ -511,6 +512,9 @@ def _app(sim: SimServer, rest: str) -> Response:
             "image": live.image,
             "path": path,
         }
+        if service.config.maintenance_mode:
+            page = service.config.maintenance_uri or "Render's default maintenance page"
+            return Response(503, {**body, "status": "maintenance", "page": page})
         if service.config.disk is not None and any(
             d.status == "update_in_progress" for d in service.deploys
         ):

@@ -776,6 +776,16 @@ class SimState:
         if isinstance(details, dict):
             if isinstance(details.get("healthCheckPath"), str):
                 config.health_check_path = details["healthCheckPath"]
+            maintenance = details.get("maintenanceMode")
+            if maintenance is not None:
+                if config.type != "web_service" or not isinstance(maintenance, dict):
+                    raise ApiProblem(400, "maintenanceMode is an object, for web services only")
+                if not isinstance(maintenance.get("enabled", False), bool) or not isinstance(
+                    maintenance.get("uri", ""), str
+                ):
+                    raise ApiProblem(400, "maintenanceMode needs enabled (bool) and uri (string)")
+                config.maintenance_mode = maintenance.get("enabled", config.maintenance_mode)
+                config.maintenance_uri = maintenance.get("uri", config.maintenance_uri)
             plan = details.get("plan")
             if plan is not None:
                 if plan not in get_args(ServicePlan):

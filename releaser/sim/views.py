@@ -162,6 +162,7 @@ def service_details(svc: ServiceState, url: str) -> JSON:
     return {
         **common,
         "healthCheckPath": config.health_check_path,
+        "maintenanceMode": {"enabled": config.maintenance_mode, "uri": config.maintenance_uri},
         "url": url,
         "pullRequestPreviewsEnabled": "no",
         "maxShutdownDelaySeconds": 30,

@@ -328,3 +328,22 @@ def test_every_in_progress_status_can_be_declared_and_runs_on(
         seen.add(get_deploy(api, "srv-a", "dep-2")["status"])
     assert "live" in seen and "update_in_progress" in seen
     assert get_deploy(api, "srv-a", "dep-1")["status"] == "deactivated"
+
+
+def test_maintenance_mode_serves_its_page_with_503_until_turned_off(start_sim: StartSim) -> None:
+    """PATCH serviceDetails.maintenanceMode: the app answers 503 with the page while it is
+    on, the service shows it, and it serves again once it is off; a worker cannot have it."""
+    server = start_sim("render-shapes")
+    api = client_for(server)
+    assert httpx.get(server.app_url(UPLOADS)).status_code == 200
+    page = "https://status.example.com/maintenance"
+    mode = {"serviceDetails": {"maintenanceMode": {"enabled": True, "uri": page}}}
+    on = api.patch(f"/services/{UPLOADS}", json=mode).json()
+    assert on["serviceDetails"]["maintenanceMode"] == {"enabled": True, "uri": page}
+    answer = httpx.get(server.app_url(UPLOADS))
+    assert answer.status_code == 503 and answer.json()["page"] == page
+    off = {"serviceDetails": {"maintenanceMode": {"enabled": False, "uri": ""}}}
+    assert api.patch(f"/services/{UPLOADS}", json=off).status_code == 200
+    assert httpx.get(server.app_url(UPLOADS)).status_code == 200
+    bad = {"serviceDetails": {"maintenanceMode": {"enabled": "yes"}}}
+    assert api.patch(f"/services/{UPLOADS}", json=bad).status_code == 400
