@@ -289,7 +289,12 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
     from releaser.release.report import render_rollback_text
 
     note(from_ref=report.live_deploy_id, to_ref=report.target_deploy_id, verdict=report.outcome)
-    note(detail={"deploy_id": report.rollback_deploy_id} if report.rollback_deploy_id else None)
+    detail: dict[str, str] = {}
+    if report.rollback_deploy_id:
+        detail["deploy_id"] = report.rollback_deploy_id
+    if report.autodeploy:  # an autodeploy change is a write of its own: the ledger says so
+        detail["autodeploy"] = report.autodeploy
+    note(detail=detail or None)
     if output == "json":
         print_json(report.model_dump(mode="json"))
     else:

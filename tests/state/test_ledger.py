@@ -74,6 +74,7 @@ def test_every_write_of_a_ci_session_is_in_the_ledger_with_who_where_and_verdict
         "written": True,
     }
     assert rollback["from_ref"] == deploy["to_ref"] and rollback["to_ref"] == LIVE
+    assert "autodeploy" in str(rollback["detail"]["autodeploy"]).lower()  # type: ignore[index]
     raw = run_cli("ledger", "-o", "json").stdout
     assert SECRET not in raw and SECRET[:12] not in raw
     with psycopg.connect(state_dsn) as conn:  # nor anywhere in the database
