@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +97,16 @@ def test_runbooks_exist_and_use_releaser() -> None:
     """The runbooks the issues ask for exist and contain commands."""
     books = {b for b, _, _ in RUNBOOK_LINES}
     assert books, "no runbook commands found"
+
+
+def test_commands_reference_is_generated_from_help() -> None:
+    """docs/commands.md is exactly what `scripts/gen-docs` produces from every `--help`."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen-docs"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, (
+        f"docs/commands.md differs from the commands' --help: run scripts/gen-docs. {done.stderr}"
+    )
