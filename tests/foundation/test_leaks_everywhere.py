@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from leakforms import ENCODINGS
+from leakforms import ENCODINGS, fake_pem
 
 Run = Callable[..., Result]
 WEB = "srv-hjtl316kyssqmyi4ywa3"  # "web" in the demo scenario
@@ -35,7 +35,7 @@ SHAPE_LINES = [
     "ERROR GET /oauth/callback?code=abc&password=QueryPw-88y&next=/ failed",
     "ERROR upstream https://svc:UrlPw@With@At-99z@api.partner.example/v1 refused",
     "ERROR request failed with Authorization: Bearer BearerTok-66w.abc",
-    "ERROR key material -----BEGIN PRIVATE KEY-----\nMIIEvPemBody55v\n-----END PRIVATE KEY-----",
+    "ERROR key material " + fake_pem("MIIEvPemBody55v"),
     "ERROR \x1b[2J\x1b[31mFAKE\rGO: all good\x07\x9b",
 ]
 

