@@ -24,21 +24,32 @@ if TYPE_CHECKING:
     from releaser.release.report import DeployReport, RollbackReport
 
 
+# The watch's own flags: deploy, promote and watch share them (same names, defaults, help).
+_TIMEOUT = click.option(
+    "--timeout",
+    default="20m",
+    show_default=True,
+    help="Give up on a deploy still in progress after this long (it is canceled).",
+)
+_SOAK = click.option(
+    "--soak",
+    default="60s",
+    show_default=True,
+    help="After live, how long health probes and logs must stay good.",
+)
+_REPORT = click.option(
+    "--report",
+    "report_path",
+    default=None,
+    help="Also write an incident-ready markdown summary to this file.",
+)
+
+
 def _deploy_options(func: Any) -> Any:
     """Watch and safety options shared by deploy and promote."""
     options = [
-        click.option(
-            "--timeout",
-            default="20m",
-            show_default=True,
-            help="Give up on a deploy still in progress after this long (it is canceled).",
-        ),
-        click.option(
-            "--soak",
-            default="60s",
-            show_default=True,
-            help="After live, how long health probes and logs must stay good.",
-        ),
+        _TIMEOUT,
+        _SOAK,
         click.option(
             "--no-rollback",
             is_flag=True,
@@ -47,12 +58,7 @@ def _deploy_options(func: Any) -> Any:
         click.option("--skip-checks", is_flag=True, help="Do not run go-no-go first."),
         click.option("--dry-run", is_flag=True, help="Print the plan; write nothing."),
         click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation."),
-        click.option(
-            "--report",
-            "report_path",
-            default=None,
-            help="Also write an incident-ready markdown summary to this file.",
-        ),
+        _REPORT,
         output_option,
     ]
     for option in reversed(options):
@@ -371,30 +377,14 @@ def rollback(
 @click.command()
 @click.argument("service")
 @click.argument("deploy_id", required=False)
-@click.option(
-    "--timeout",
-    default="20m",
-    show_default=True,
-    help="Give up on a deploy still in progress after this long (it is canceled).",
-)
-@click.option(
-    "--soak",
-    default="60s",
-    show_default=True,
-    help="After live, how long health probes and logs must stay good.",
-)
+@_TIMEOUT
+@_SOAK
 @click.option(
     "--rollback-on-failure",
     is_flag=True,
     help="If it turns bad after live, roll back to the previous deploy (default: report only).",
 )
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False, writable=True),
-    default=None,
-    help="Also write an incident-ready markdown summary to this file.",
-)
+@_REPORT
 @output_option
 @audited("watch")
 def watch(
