@@ -72,6 +72,10 @@ class NegativeVerdict(ReleaserError):
     exit_code = EXIT_NEGATIVE
 
 
+class Declined(NegativeVerdict):
+    """The person at the terminal said no to a write: nothing was changed (exit 1)."""
+
+
 class UnsafeState(ReleaserError):
     """The release failed and the service is not safely back (exit 4)."""
 

@@ -77,13 +77,13 @@ def confirm_write(question: str, *, yes: bool) -> None:
     --yes rather than have a guess made for it). On a terminal: ask; anything but yes is
     exit 1, "nothing was changed".
     """
-    from releaser.errors import NegativeVerdict
+    from releaser.errors import Declined
 
     if yes:
         return
     check_confirmable(yes)
     if not click.confirm(question, default=False, err=True):
-        raise NegativeVerdict("not confirmed", "Nothing was changed")
+        raise Declined("not confirmed", "Nothing was changed")
 
 
 def stdout_is_tty() -> bool:

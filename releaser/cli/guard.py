@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from releaser.errors import EXIT_ENVIRONMENT, ReleaserError
+from releaser.errors import EXIT_ENVIRONMENT, EXIT_USAGE, Declined, ReleaserError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,11 +61,13 @@ class Guard:
         self.held.append((service, service_name, lock))
         self.labels.append(service_name or service)
 
-    def report_outcome(self, exit_code: int, error: str | None, notify_url: str | None) -> None:
+    def report_outcome(
+        self, exit_code: int, error: str | None, notify_url: str | None, changed: bool = True
+    ) -> None:
         """Ledger (and lock release), then GitHub Actions files, then the webhook."""
         from releaser.cli.ci import notify, outcome_outputs, publish_github
 
-        self.finish(exit_code, error)
+        self.finish(exit_code, error, changed)
         noted = self.noted.get(None, {})
         outputs = outcome_outputs(self.action, exit_code, noted, error)
         annotations = list(noted.get("annotations", []))
@@ -85,15 +87,14 @@ class Guard:
             self._store.close()
             self._store = None
 
-    def finish(self, exit_code: int, error: str | None) -> None:
+    def finish(self, exit_code: int, error: str | None, changed: bool = True) -> None:
         """Append one ledger entry per locked service, then release (even if appends fail)."""
         from releaser.output import say
         from releaser.state.models import LedgerEntry
 
         if not self.held:
             return
-        declined = exit_code == 1 and (error or "").startswith("not confirmed")
-        if exit_code == 2 or declined:
+        if not changed:
             # Refused input or a declined confirmation: nothing was changed, so there is
             # nothing to record (the ledger is a list of writes, not of typos).
             self._release_all()
@@ -159,7 +160,9 @@ def audited(action: str, *, lock: bool = True) -> Callable[[F], F]:
             try:
                 result = func(*args, **kwargs)
             except BaseException as exc:
-                guard.report_outcome(*_exit_code_of(exc), url)
+                # Refused input (exit 2) or a declined confirmation changed nothing.
+                changed = not isinstance(exc, Declined) and _exit_code_of(exc)[0] != EXIT_USAGE
+                guard.report_outcome(*_exit_code_of(exc), url, changed=changed)
                 raise
             guard.report_outcome(0, None, url)
             return result
