@@ -2,6 +2,8 @@
 
 The CLI boundary prints ``Error: <message>. <advice>`` on one line and exits with
 ``exit_code``; nothing else in the package prints errors or calls ``sys.exit``.
+Any other exception reaching the boundary is a bug in releaser: exit ``EXIT_BUG`` (70),
+never 3, so CI does not retry it as if the environment had failed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ EXIT_NEGATIVE = 1  # NO-GO, deploy failed (rolled back), verification failed
 EXIT_USAGE = 2  # bad flag, bad config file, bad input file
 EXIT_ENVIRONMENT = 3  # Render/S3/Postgres unreachable, auth refused, rate limit exhausted
 EXIT_UNSAFE = 4  # failed AND not safely back: a human is needed
+EXIT_BUG = 70  # a bug in releaser (sysexits EX_SOFTWARE): report it, do not retry
 
 
 class ReleaserError(Exception):

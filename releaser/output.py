@@ -1,17 +1,14 @@
-"""Rendering results as tables or JSON, and masking secrets.
+"""Formatting for output: tables, key/value pairs, times, durations, JSON text, masking.
 
-Data goes to stdout (one JSON document with ``-o json``); talk goes to stderr.
+Pure functions from data to text; printing is the CLI's job (``releaser.cli.console``).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-
-import click
 
 # The one masking and redaction code, re-exported where output is made.
 from releaser.redaction import fingerprint as fingerprint
@@ -33,23 +30,6 @@ def _default(obj: Any) -> Any:
 
 def to_json(data: Any) -> str:
     return json.dumps(data, default=_default, indent=2, sort_keys=False)
-
-
-_json_printed: list[bool] = []  # set once a command has put its JSON document on stdout
-
-
-def print_json(data: Any) -> None:
-    _json_printed.append(True)
-    click.echo(to_json(data))
-
-
-def json_was_printed() -> bool:
-    """Whether stdout already holds this run's JSON document (then errors add no second one)."""
-    return bool(_json_printed)
-
-
-def reset_json_printed() -> None:
-    _json_printed.clear()  # a new run (tests run many in one process)
 
 
 def table(
@@ -101,12 +81,3 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
-
-
-def say(message: str) -> None:
-    """Progress and talk: always stderr, so stdout stays parseable."""
-    click.echo(message, err=True)
-
-
-def is_tty() -> bool:
-    return sys.stderr.isatty()

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from releaser.cli.common import confirm_write, output_option, stdin_is_tty
+from releaser.cli import console as terminal
+from releaser.cli.common import confirm_write, output_option
 from releaser.cli.db_render import export_command, render_drill_options
 from releaser.cli.guard import audited, hold, note
 
@@ -143,10 +144,11 @@ def snapshot(source: str, to: str | None, endpoint_url: str | None, jobs: int, o
       releaser db snapshot main-db
       releaser db snapshot dpg-abc123 --to s3://backups/app -o json
     """
+    from releaser.cli.console import print_json
     from releaser.db.progress import human_bytes, mb_per_s
     from releaser.db.resolve import resolve_source, resolve_store
     from releaser.db.snapshot import take_snapshot
-    from releaser.output import format_duration, format_time, print_json
+    from releaser.output import format_duration, format_time
 
     _warn_password(("SOURCE", source))
     config = _config()
@@ -193,11 +195,12 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
     Example:
       releaser db list --to s3://backups/app
     """
+    from releaser.cli.console import print_json
     from releaser.cli.db_render import echo_render_drills, render_drill_rows
     from releaser.db.catalog import list_snapshots
     from releaser.db.progress import human_bytes
     from releaser.db.resolve import resolve_store
-    from releaser.output import print_json, table
+    from releaser.output import table
 
     store = resolve_store(to, _config(), database=database, endpoint_url=endpoint_url)
     entries = list_snapshots(store, database)
@@ -266,9 +269,9 @@ def verify(snapshot_id: str, to: str | None, endpoint_url: str | None, output: s
     Example:
       releaser db verify app-20240501T020000Z-1a2b --to s3://backups/app
     """
+    from releaser.cli.console import print_json
     from releaser.db.resolve import resolve_store
     from releaser.db.verify import verify_snapshot
-    from releaser.output import print_json
 
     store = resolve_store(to, _config(), endpoint_url=endpoint_url)
     result = verify_snapshot(store, snapshot_id, _reporter())
@@ -337,9 +340,9 @@ def restore(
       releaser db restore app-20240501T020000Z-1a2b --to s3://backups/app \\
         --target postgresql://postgres@staging:5432/app_restored --create --dry-run
     """
+    from releaser.cli.console import print_json, say
     from releaser.db.resolve import production_dsns, resolve_store, resolve_target
     from releaser.db.restore import NOT_RESTORED, plan_restore, run_restore
-    from releaser.output import print_json, say
 
     _warn_password(("--target", target))
     config = _config()
@@ -361,7 +364,7 @@ def restore(
             for number, step in enumerate(plan.steps, 1):
                 click.echo(f"  {number}. {step}")
         return
-    if not yes and stdin_is_tty():
+    if not yes and terminal.stdin_is_tty():
         for step in plan.steps:
             say(f"  - {step}")
     confirm_write(f"Restore {snapshot_id} into {target_dsn.masked}?", yes=yes)
@@ -454,6 +457,7 @@ def drill(
             source, to, endpoint_url, target_server, report_path, jobs, workdir, output, **render
         )
         return
+    from releaser.cli.console import print_json
     from releaser.db.drill import run_drill
     from releaser.db.dsn import parse_dsn
     from releaser.db.dsn import resolve_env as env_value
@@ -461,7 +465,7 @@ def drill(
     from releaser.db.resolve import is_production, production_dsns, resolve_source, resolve_store
     from releaser.errors import NegativeVerdict
     from releaser.files import write_private
-    from releaser.output import format_duration, format_time, print_json
+    from releaser.output import format_duration, format_time
 
     _warn_password(("SOURCE", source), ("--target-server", target_server))
     if report_path:  # refused before the drill, not after it (its outcome would be lost)
@@ -577,24 +581,25 @@ def prune(
     Example:
       releaser db prune --to s3://backups/app --keep 14 --max-age 30d --dry-run
     """
+    from releaser.cli.console import print_json
     from releaser.db.progress import human_bytes
     from releaser.db.prune import apply_prune, plan_prune
     from releaser.db.resolve import resolve_store
     from releaser.durations import parse_duration
-    from releaser.output import print_json, table
+    from releaser.output import table
 
     store = resolve_store(to, _config(), endpoint_url=endpoint_url)
     max_age_seconds = parse_duration(max_age, "--max-age") if max_age else None
     hold(f"store:{store.url}", skip=dry_run)
     decisions = plan_prune(store, keep=keep, max_age_seconds=max_age_seconds)
     to_delete = [d for d in decisions if d.action == "delete"]
-    if not dry_run and to_delete and not yes and stdin_is_tty():
+    if not dry_run and to_delete and not yes and terminal.stdin_is_tty():
         click.echo(
             table([[d.entry.snapshot_id, d.reason] for d in to_delete], ["delete", "why"]), err=True
         )
     # No terminal and no --yes is refused even when nothing is due today: a script must
     # not work one day and fail the next.
-    if not dry_run and (to_delete or not stdin_is_tty()):
+    if not dry_run and (to_delete or not terminal.stdin_is_tty()):
         confirm_write(f"Delete {len(to_delete)} snapshots from {store.url}?", yes=yes)
     if not dry_run:
         decisions = apply_prune(store, decisions)

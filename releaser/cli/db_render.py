@@ -145,10 +145,11 @@ def export_command(
       releaser db export main-db --download-to s3://backups/app
       releaser db export dpg-abc123 --list
     """
+    from releaser.cli.console import print_json
     from releaser.db.render_export import copy_export_to_store, trigger_export
     from releaser.db.resolve import resolve_store
     from releaser.durations import parse_duration
-    from releaser.output import format_time, print_json, table
+    from releaser.output import format_time, table
     from releaser.render.client import RenderClient
 
     wait_seconds = parse_duration(wait, "--wait")
@@ -361,7 +362,8 @@ def render_drill(
 
 
 def _show_render_drill(result: Any, output: str) -> None:
-    from releaser.output import format_duration, format_time, print_json
+    from releaser.cli.console import print_json
+    from releaser.output import format_duration, format_time
 
     ev = result.evidence
     if output == "json":

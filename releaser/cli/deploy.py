@@ -96,8 +96,8 @@ def _watch_options(
 
 def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -> None:
     """Print the report, write the markdown, and exit with the report's code."""
+    from releaser.cli.console import print_json
     from releaser.errors import NegativeVerdict, UnsafeState
-    from releaser.output import print_json
     from releaser.release.report import render_markdown, render_text
 
     note(from_ref=report.previous_deploy_id, to_ref=report.deploy_id, verdict=report.outcome)
@@ -123,9 +123,9 @@ def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -
 
 def _write_report(path: Path, markdown: str) -> None:
     """Write the markdown report; whatever happens to the file, the verdict stands."""
+    from releaser.cli.console import say
     from releaser.errors import ReleaserError
     from releaser.files import write_private
-    from releaser.output import say
 
     try:
         write_private(path, markdown)
@@ -145,9 +145,9 @@ def _run_deploy(
     report_path: str | None,
     promote_from: str | None = None,
 ) -> None:
+    from releaser.cli.console import say
     from releaser.config import load_config
     from releaser.files import check_writable_file
-    from releaser.output import say
     from releaser.release.deploy import execute_deploy, plan_deploy, plan_report
     from releaser.release.report import REPORT_HEAD
     from releaser.release.watch import ServerClock
@@ -290,8 +290,8 @@ def promote(
 
 
 def _finish_rollback(report: RollbackReport, output: str) -> None:
+    from releaser.cli.console import print_json
     from releaser.errors import UnsafeState
-    from releaser.output import print_json
     from releaser.release.report import render_rollback_text
 
     note(from_ref=report.live_deploy_id, to_ref=report.target_deploy_id, verdict=report.outcome)
@@ -347,8 +347,8 @@ def rollback(
       releaser rollback web --to previous
       releaser rollback web --to dep-d0abc123 --dry-run
     """
+    from releaser.cli.console import say
     from releaser.config import load_config
-    from releaser.output import say
     from releaser.release.rollback import execute_rollback, plan_rollback, rollback_report
     from releaser.release.watch import ServerClock
 
@@ -406,9 +406,9 @@ def watch(
     Example:
       releaser watch web dep-d0abc123 --rollback-on-failure --report release.md
     """
+    from releaser.cli.console import say
     from releaser.config import load_config
     from releaser.files import check_writable_file
-    from releaser.output import say
     from releaser.release.deploy import attach_plan, execute_deploy
     from releaser.release.report import REPORT_HEAD
     from releaser.release.watch import ServerClock
@@ -447,8 +447,8 @@ def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool, output
     Example:
       releaser cancel web dep-d0abc123 --yes
     """
+    from releaser.cli.console import print_json
     from releaser.errors import EnvironmentProblem, NegativeVerdict
-    from releaser.output import print_json
     from releaser.release import cancel as core
 
     if not dry_run:

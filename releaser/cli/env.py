@@ -76,8 +76,9 @@ def env_list(service: str, output: str) -> None:
       releaser env list web
       releaser env list web -o json | jq -r '.[].key'
     """
+    from releaser.cli.console import print_json
     from releaser.config import load_config
-    from releaser.output import print_json, table
+    from releaser.output import table
     from releaser.release.envchange import read_service_env
 
     config = load_config()
@@ -146,13 +147,13 @@ def env_get(service: str, key: str, reveal: bool, output: str) -> None:
       releaser env get web LOG_LEVEL
       releaser env get web DATABASE_URL --reveal
     """
-    from releaser.cli.common import stdout_is_tty
+    from releaser.cli import console as terminal
+    from releaser.cli.console import print_json
     from releaser.config import load_config
     from releaser.errors import NotFoundError, UsageError
-    from releaser.output import print_json
     from releaser.release.envchange import read_service_env
 
-    if reveal and not stdout_is_tty():
+    if reveal and not terminal.stdout_is_tty():
         raise UsageError(
             "--reveal prints a secret and the output is not a terminal",
             "Run it in a terminal; nothing was printed",
@@ -203,7 +204,8 @@ def env_diff(service: str, env_file: Path, output: str) -> None:
     Example:
       releaser env diff web --env-file .env.production
     """
-    from releaser.output import print_json, table
+    from releaser.cli.console import print_json
+    from releaser.output import table
     from releaser.release.envchange import read_service_env
     from releaser.release.envfile import read_env_file
     from releaser.release.gonogo import drift_rows
@@ -458,7 +460,7 @@ def _apply(client: RenderClient, prepared: PreparedChange, write: _Write) -> Non
 
 
 def _report(result: EnvChangeResult, output: str) -> None:
-    from releaser.output import print_json, say
+    from releaser.cli.console import print_json, say
 
     plan, keys = result.plan, ("added", "changed", "removed")  # keys only, never values
     note(detail={k: list(getattr(plan, k)) for k in keys} | {"written": result.written})

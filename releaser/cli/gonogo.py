@@ -59,9 +59,9 @@ def go_no_go(
       releaser go-no-go web --commit 3f2a9c1 --env-file .env.production
       releaser go-no-go web -o json | jq '.checks[] | select(.status == "FAIL")'
     """
+    from releaser.cli.console import print_json
     from releaser.config import load_config
     from releaser.errors import NegativeVerdict, UsageError
-    from releaser.output import print_json
     from releaser.release.gonogo import run_go_no_go
 
     if commit and image:

@@ -89,7 +89,7 @@ class Guard:
 
     def finish(self, exit_code: int, error: str | None, changed: bool = True) -> None:
         """Append one ledger entry per locked service, then release (even if appends fail)."""
-        from releaser.output import say
+        from releaser.cli.console import say
         from releaser.state.models import LedgerEntry
 
         if not self.held:

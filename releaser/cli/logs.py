@@ -56,10 +56,10 @@ def logs(
       releaser logs web --deploy dep-d0abc123 --tail 50
       releaser logs web --follow --tail 20
     """
+    from releaser.cli.console import print_json, say
     from releaser.config import load_config
     from releaser.durations import parse_since
     from releaser.errors import UsageError
-    from releaser.output import print_json, say
     from releaser.release.envchange import service_secrets
     from releaser.release.logs import deploy_window, fetch_logs, follow_logs, since_window
 

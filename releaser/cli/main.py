@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from releaser import __version__
-from releaser.errors import EXIT_ENVIRONMENT, EXIT_NEGATIVE, EXIT_USAGE, ReleaserError
+from releaser.errors import EXIT_BUG, EXIT_NEGATIVE, EXIT_USAGE, ReleaserError
 
 # name -> "module:attribute". Commands load on first use so `releaser --help` and
 # read-only commands never import boto3 or psycopg.
@@ -139,7 +139,7 @@ class ReleaserGroup(click.Group):
     ) -> NoReturn:
         """Run the CLI; every way it can end becomes an exit code and at most one line."""
         argv = list(sys.argv[1:] if args is None else args)
-        from releaser.output import reset_json_printed
+        from releaser.cli.console import reset_json_printed
 
         reset_json_printed()
         run = _Invocation(argv)
@@ -169,11 +169,12 @@ class ReleaserGroup(click.Group):
         except BrokenPipeError:
             code = _quiet_broken_pipe()
         except Exception as exc:  # a bug: still one line, with the way to learn more
+            # Its own exit code (70), never 3: a retry will not fix a bug.
             code = _fail(
                 run,
-                f"unexpected {exc.__class__.__name__}: {exc}. "
+                f"unexpected {exc.__class__.__name__} (a bug in releaser): {exc}. "
                 "Run again with -v for the traceback and report it",
-                EXIT_ENVIRONMENT,
+                EXIT_BUG,
             )
         _flush_or_quiet()
         sys.exit(code)
@@ -207,7 +208,7 @@ def _usage_error(run: _Invocation, exc: click.ClickException) -> int:
 def _fail(
     run: _Invocation, line: str, code: int, message: str | None = None, advice: str = ""
 ) -> int:
-    from releaser.output import json_was_printed
+    from releaser.cli.console import json_was_printed
 
     if run.verbose and sys.exc_info()[0] is not None:
         traceback.print_exc()
@@ -273,16 +274,19 @@ def main(ctx: click.Context, verbose: bool, config_path: str | None, no_color: b
 
     \b
     Exit codes: 0 success/GO, 1 NO-GO or failed (rolled back), 2 usage or config error,
-    3 Render/S3/Postgres unreachable or refusing, 4 failed and NOT safely back.
+    3 Render/S3/Postgres unreachable or refusing, 4 failed and NOT safely back,
+    70 a bug in releaser (report it; do not retry).
 
     Reads RENDER_API_KEY and RENDER_API_URL; try it locally with 'releaser sim serve'.
     """
+    from releaser.cli.console import Console
     from releaser.config import use_config_file
 
     ctx.meta["releaser.verbose"] = verbose
     # Colour only on a terminal (Click strips it elsewhere), and never when asked not to.
     if no_color or plain_text():
         ctx.color = False
+    ctx.obj = Console(color=ctx.color)
     use_config_file(config_path)
 
 

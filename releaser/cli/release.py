@@ -80,11 +80,11 @@ def release(
       releaser release shop --commit 1a2b3c4 --changed-since v1.4.0 --yes --report release.md
     """
     from releaser.cli.common import check_confirmable, confirm_write
+    from releaser.cli.console import say
     from releaser.cli.deploy import _watch_options
     from releaser.config import load_config
     from releaser.errors import NegativeVerdict, UnsafeState, UsageError
     from releaser.files import check_writable_file
-    from releaser.output import say
     from releaser.release.multi import execute_release, plan_release
     from releaser.release.report import REPORT_HEAD
 
@@ -164,7 +164,7 @@ def run_report_dry(run: ReleaseRun, options: DeployOptions) -> ReleaseReport:
 
 def _finish(report: ReleaseReport, output: str, report_path: str | None) -> None:
 
-    from releaser.output import print_json
+    from releaser.cli.console import print_json
     from releaser.release.multi import render_release_markdown
 
     markdown = render_release_markdown(report)

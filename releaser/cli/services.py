@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from releaser.cli.common import complete_service, output_option, render_client
+from releaser.cli.console import console
 
 if TYPE_CHECKING:
     from releaser.state.models import LedgerEntry
@@ -22,7 +23,8 @@ def services(output: str) -> None:
       releaser services
       releaser services -o json | jq '.[].id'
     """
-    from releaser.output import print_json, table
+    from releaser.cli.console import print_json
+    from releaser.output import table
     from releaser.release.inspect import list_service_rows
 
     with render_client() as client:
@@ -57,7 +59,8 @@ def status(service: str, output: str) -> None:
     Example:
       releaser status web
     """
-    from releaser.output import format_time, pairs, print_json
+    from releaser.cli.console import print_json
+    from releaser.output import format_time, pairs
     from releaser.release.inspect import service_status
 
     with render_client() as client:
@@ -101,7 +104,8 @@ def history(service: str, limit: int, output: str) -> None:
       releaser history web --limit 50
       releaser history srv-d0abc123 -o json
     """
-    from releaser.output import format_duration, format_time, print_json, table
+    from releaser.cli.console import print_json
+    from releaser.output import format_duration, format_time, table
     from releaser.release.inspect import status_mark
 
     with render_client() as client:
@@ -131,7 +135,7 @@ def _ledger_by_deploy(service_id: str) -> dict[str, LedgerEntry]:
     from releaser.config import load_config
     from releaser.state.store import ledger_by_deploy
 
-    return ledger_by_deploy(load_config(), service_id)
+    return ledger_by_deploy(load_config(), service_id, console().warn)
 
 
 def _ledger_cells(entry: LedgerEntry | None) -> list[str]:

@@ -80,9 +80,9 @@ def serve(
       releaser sim serve --scenario crash-loop --time-scale 10 --env-file sim.env &
       while [ ! -f sim.env ]; do sleep 0.1; done; . ./sim.env; releaser deploy web
     """
+    from releaser.cli.console import say
     from releaser.errors import UsageError
     from releaser.files import check_writable_file, write_private
-    from releaser.output import say
     from releaser.sim import SimServer, load_scenario
     from releaser.sim.state import ApiProblem
 
@@ -163,7 +163,8 @@ def scenarios(output: str) -> None:
     Example:
       releaser sim scenarios -o json
     """
-    from releaser.output import print_json, table
+    from releaser.cli.console import print_json
+    from releaser.output import table
     from releaser.sim import builtin_scenarios
 
     found = builtin_scenarios()
@@ -181,7 +182,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _log_request(record: RecordedRequest) -> None:
-    from releaser.output import say
+    from releaser.cli.console import say
 
     query = "&".join(f"{k}={v}" for k, v in record.query.items())
     fault = " (fault)" if record.fault else ""

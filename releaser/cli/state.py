@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 
 def _store() -> StateStore:
+    from releaser.cli.console import say
     from releaser.config import load_config
-    from releaser.output import say
     from releaser.state.store import open_store
 
     store = open_store(load_config())
@@ -47,7 +47,8 @@ def lock_status(service: str | None, output: str) -> None:
     Example:
       releaser lock status web -o json
     """
-    from releaser.output import format_time, print_json, table
+    from releaser.cli.console import print_json
+    from releaser.output import format_time, table
 
     store = _store()
     try:
@@ -130,8 +131,9 @@ def ledger(service: str | None, since: str | None, output: str) -> None:
     """
     from datetime import UTC, datetime, timedelta
 
+    from releaser.cli.console import print_json
     from releaser.durations import parse_duration
-    from releaser.output import format_time, print_json, table
+    from releaser.output import format_time, table
 
     cutoff = None
     if since is not None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import sys
 import time
 
-from releaser.output import is_tty, say
-
 
 def human_bytes(count: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -44,7 +42,7 @@ class StderrReporter(Reporter):
     """Phases on stderr; a throttled bytes/throughput line only when stderr is a TTY."""
 
     def __init__(self, tty: bool | None = None) -> None:
-        self.tty = is_tty() if tty is None else tty
+        self.tty = sys.stderr.isatty() if tty is None else tty
         self._started = time.monotonic()
         self._last = 0.0
         self._drawn = False
@@ -52,7 +50,8 @@ class StderrReporter(Reporter):
     def phase(self, text: str) -> None:
         self.done()
         self._started = time.monotonic()
-        say(text)
+        # stderr looked up now, not at import: a test runner swaps it per run.
+        print(text, file=sys.stderr, flush=True)
 
     def transferred(self, done: int, total: int | None = None) -> None:
         if not self.tty:

@@ -81,13 +81,14 @@ def open_store(config: Config | None) -> StateStore:
     return SqliteStore()
 
 
-def ledger_by_deploy(config: Config | None, service: str) -> dict[str, LedgerEntry]:
+def ledger_by_deploy(
+    config: Config | None, service: str, warn: Callable[[str], None]
+) -> dict[str, LedgerEntry]:
     """The ledger's entries for ``service`` keyed by the Render deploy they created.
 
     For read-only commands: never creates a local state file, and an unreachable backend
-    is a warning, not a failure (Render's own history still answers).
+    is a warning (given to ``warn``), not a failure (Render's own history still answers).
     """
-    from releaser.output import say
     from releaser.state.local import DEFAULT_STATE_DIR
 
     if not state_dsn(config) and not (DEFAULT_STATE_DIR / "state.db").exists():
@@ -99,7 +100,7 @@ def ledger_by_deploy(config: Config | None, service: str) -> dict[str, LedgerEnt
         finally:
             store.close()
     except ReleaserError as exc:
-        say(f"Warning: the ledger is not shown: {exc.one_line()}")
+        warn(f"the ledger is not shown: {exc.one_line()}")
         return {}
     by_deploy: dict[str, LedgerEntry] = {}
     for entry in entries:

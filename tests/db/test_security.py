@@ -218,7 +218,7 @@ def test_writes_need_a_terminal_or_yes(
         assert "no terminal" in result.stderr
     assert not database_exists(target) and len(store.list()) == 4
 
-    monkeypatch.setattr("releaser.cli.common.stdin_is_tty", lambda: True)
+    monkeypatch.setattr("releaser.cli.console.stdin_is_tty", lambda: True)
     for args in (restore, prune):
         result = run_cli(*args, input="n\n")
         assert result.exit_code == 1, result.stderr

@@ -76,7 +76,7 @@ def test_declining_on_a_terminal_is_exit_1_and_changes_nothing(
     """Answering no at the prompt: exit 1, 'nothing was changed', only reads were made."""
     scenario, args = COMMANDS[name]
     server = started(scenario)
-    monkeypatch.setattr("releaser.cli.common.stdin_is_tty", lambda: True)
+    monkeypatch.setattr("releaser.cli.console.stdin_is_tty", lambda: True)
     result = run_cli(*args, input="n\n")
     assert result.exit_code == 1, result.stderr
     assert result.stderr.endswith("Error: not confirmed. Nothing was changed\n")

@@ -234,7 +234,7 @@ def test_help_texts_carry_examples(run_cli: Run) -> None:
 def test_terminal_confirmation(start: Callable[..., Any], run_cli: Run, monkeypatch: Any) -> None:
     """On a terminal, env set asks first: 'n' writes nothing, 'y' applies the plan."""
     server = start("demo")
-    monkeypatch.setattr("releaser.cli.common.stdin_is_tty", lambda: True)
+    monkeypatch.setattr("releaser.cli.console.stdin_is_tty", lambda: True)
     declined = run_cli("env", "set", "web", "LOG_LEVEL=debug", input="n\n")
     assert declined.exit_code == 1
     assert declined.stderr.endswith("Error: not confirmed. Nothing was changed\n")

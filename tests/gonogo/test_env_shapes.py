@@ -74,7 +74,7 @@ def test_get_masks_like_list_and_reveal_needs_a_terminal(
     assert refused.exit_code == 2
     assert "Xk29" not in refused.stdout + refused.stderr
     assert shaped.requests == []  # refused before asking Render
-    monkeypatch.setattr("releaser.cli.common.stdout_is_tty", lambda: True)
+    monkeypatch.setattr("releaser.cli.console.stdout_is_tty", lambda: True)
     revealed = run_cli("env", "get", "web", "UPSTREAM_AUTH", "--reveal")
     assert revealed.stdout == SHAPED["UPSTREAM_AUTH"] + "\n"
     missing = run_cli("env", "get", "web", "NOPE")

@@ -1,0 +1,97 @@
+"""The result contract every command's core returns.
+
+A core entry point (go-no-go, deploy, rollback, promote, env change, snapshot, verify,
+restore, drill, prune, ...) returns one ``Result``: a typed ``outcome`` that knows its exit
+code, a one-sentence ``summary`` and the ``advice`` printed after it when the outcome is not
+a success. Its JSON form is ``model_dump(mode="json")``; its text (and, where there is one,
+Markdown) form is a method beside the data, so the CLI only chooses which to print.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, computed_field
+
+from releaser.errors import (
+    EXIT_ENVIRONMENT,
+    EXIT_NEGATIVE,
+    EXIT_OK,
+    EXIT_UNSAFE,
+    EXIT_USAGE,
+    EnvironmentProblem,
+    NegativeVerdict,
+    ReleaserError,
+    UnsafeState,
+    UsageError,
+)
+
+
+class Outcome(StrEnum):
+    """An outcome's name, as shown in JSON and reports, and its exit code.
+
+    Members are declared as ``NAME = "value", exit_code``::
+
+        class DeployOutcome(Outcome):
+            HEALTHY = "healthy", EXIT_OK
+            ROLLED_BACK = "rolled_back", EXIT_NEGATIVE
+    """
+
+    _exit_code: int
+
+    def __new__(cls, value: str, exit_code: int = EXIT_OK) -> Outcome:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member._exit_code = exit_code
+        return member
+
+    @property
+    def exit_code(self) -> int:
+        return self._exit_code
+
+    @property
+    def heading(self) -> str:
+        """``rolled_back`` -> ``ROLLED BACK``: the first word of a text report."""
+        return self.value.upper().replace("_", " ")
+
+
+# The error raised after the result is printed, by exit code: its one line is the last
+# line on stderr, and the exit code reaches CI through the CLI's one error boundary.
+_ERROR_FOR_EXIT: dict[int, type[ReleaserError]] = {
+    EXIT_NEGATIVE: NegativeVerdict,
+    EXIT_USAGE: UsageError,
+    EXIT_ENVIRONMENT: EnvironmentProblem,
+    EXIT_UNSAFE: UnsafeState,
+}
+
+
+class Result(BaseModel):
+    """Base of every command result. Subclasses narrow ``outcome`` to their own enum."""
+
+    outcome: Outcome
+    summary: str
+    advice: str = ""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def exit_code(self) -> int:
+        return self.outcome.exit_code
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == EXIT_OK
+
+    def render_text(self) -> str:
+        """The terminal form (stdout): the verdict first. Subclasses add their details."""
+        return f"{self.outcome.heading}: {self.summary}"
+
+    def render_markdown(self) -> str | None:
+        """The report file's form, for results that have one (``--report``)."""
+        return None
+
+    def error(self, default_advice: str = "") -> ReleaserError | None:
+        """The error that carries this result's exit code to the boundary (None on success)."""
+        if self.ok:
+            return None
+        kind = _ERROR_FOR_EXIT.get(self.exit_code, NegativeVerdict)
+        return kind(self.summary, self.advice or default_advice)
