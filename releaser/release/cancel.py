@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from releaser.errors import ApiError, NotFoundError, UsageError
+from releaser.errors import ApiError, NotFoundError, ReleaserError, UsageError
 from releaser.release.rollback import service_arg
+from releaser.release.writes import cancel_once, look_after_cancel
 from releaser.render.client import RenderClient, WriteOutcomeUnknown
 from releaser.render.models import Deploy, Service
 
@@ -63,16 +64,15 @@ def plan_report(client: RenderClient, service: Service, deploy: Deploy) -> Cance
 
 def cancel(client: RenderClient, service: Service, deploy: Deploy) -> CancelReport:
     """One cancel POST; the status is read back, whatever the answer said."""
-    problem: str | None = None
-    try:
-        client.cancel_deploy(service.id, deploy.id)
-    except WriteOutcomeUnknown as exc:
-        problem = exc.message  # it may have gone through: look, do not post again
-    except ApiError as exc:
-        if exc.status != 400:
-            raise
-        problem = exc.message  # Render refuses to cancel a finished deploy: it finished first
-    now = client.get_deploy(service.id, deploy.id)
+    answer = cancel_once(client, service.id, deploy.id)
+    # A lost answer may have gone through: look, do not post again. A 400 is Render refusing
+    # to cancel a finished deploy: it finished first. Anything else stops here.
+    if answer is not None and not _unclear_or_refused(answer):
+        raise answer
+    problem = answer.message if answer is not None else None
+    # No clock: the command reports what it reads at once (one look, even after a lost answer).
+    now = look_after_cancel(lambda: client.get_deploy(service.id, deploy.id), answer)
+    assert now is not None  # get_deploy raises rather than answer nothing
     live = _live(client, service)
     serving = f"; live: {live.id} ({live.version})" if live else "; no deploy is live"
     if now.status == "canceled":
@@ -89,6 +89,12 @@ def cancel(client: RenderClient, service: Service, deploy: Deploy) -> CancelRepo
         outcome, code = "finished_first", 1
         summary = f"{deploy.id} finished before it could be canceled: it is {now.status}{serving}"
     return _report(service, deploy, now.status, (outcome, code, summary), live)
+
+
+def _unclear_or_refused(error: ReleaserError) -> bool:
+    if isinstance(error, WriteOutcomeUnknown):
+        return True
+    return isinstance(error, ApiError) and error.status == 400
 
 
 def _report(

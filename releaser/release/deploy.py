@@ -31,17 +31,14 @@ from releaser.release.report import (
     RollbackSummary,
 )
 from releaser.release.rollback import (
-    ROLLBACK_SOAK,
-    ROLLBACK_TIMEOUT,
     autodeploy_on,
     autodeploy_setting,
     disable_autodeploy,
     enable_autodeploy_command,
-    find_new_deploy,
     not_undone_notes,
-    post_then_look,
     service_arg,
     start_rollback,
+    watch_rollback,
 )
 from releaser.release.watch import (
     CANCELED,
@@ -61,14 +58,11 @@ from releaser.release.watch import (
     log_owner,
     watch,
 )
-from releaser.render.client import RenderClient, WriteOutcomeUnknown
+from releaser.release.writes import cancel_once, create_deploy_once, look_after_cancel
+from releaser.render.client import RenderClient
 from releaser.render.models import Deploy, Service
 
 Progress = Callable[[str], None]
-
-# After a cancel whose answer was lost: how often, and how far apart (server seconds), to look.
-CANCEL_LOOKS = 6
-CANCEL_LOOK_INTERVAL = 5.0
 
 
 @dataclass(frozen=True)
@@ -247,7 +241,6 @@ def trigger_deploy(
     """One deploy POST, never two: a 202 or an unknown outcome is answered by looking."""
     options = plan.options
     service_id = plan.service.id
-    asked_at = datetime.fromtimestamp(clock.now(), UTC)
 
     def post() -> Deploy | None:
         return client.create_deploy(
@@ -258,17 +251,18 @@ def trigger_deploy(
             deploy_only=options.deploy_only,
         )
 
-    def look() -> Deploy | None:
-        progress("the deploy request got no clear answer; looking for the deploy (not resending)")
-        return find_new_deploy(
-            client, service_id, asked_at, _is_ours(options), clock=clock, known=plan.known_ids
-        )
-
-    return post_then_look(
+    return create_deploy_once(
+        client,
+        service_id,
         post,
-        look,
+        _is_ours(options),
+        clock=clock,
         what="the deploy request",
         check=f"'releaser history {service_arg(plan.service)}'",
+        known=plan.known_ids,
+        looking=lambda: progress(
+            "the deploy request got no clear answer; looking for the deploy (not resending)"
+        ),
     )
 
 
@@ -499,33 +493,28 @@ def _act(run: _Run, deploy: Deploy, result: WatchResult, state: WatchState) -> s
 
 
 def _cancel(run: _Run, deploy_id: str) -> None:
-    """Cancel once; whatever the answer, read the status back rather than trusting it.
+    """Cancel once; after any answer but a yes, read the status back rather than trusting it.
 
     After an answer that leaves the outcome unknown (timeout, dropped connection) the
     cancel may still take effect: look for a while, never send it again.
     """
     client, service_id = run.client, run.plan.service.id
-    try:
-        client.cancel_deploy(service_id, deploy_id)
-    except ReleaserError as exc:
-        looks = CANCEL_LOOKS if isinstance(exc, WriteOutcomeUnknown) else 1
-        status: str | None = None
-        for look in range(looks):
-            if look:
-                run.clock.sleep(CANCEL_LOOK_INTERVAL)
-            status = _status_of(client, service_id, deploy_id)
-            if status is not None and (status == "canceled" or status.endswith("failed")):
-                return
-        if status is not None:
-            run.warnings.append(
-                f"cancel of {deploy_id} failed: {exc.message} (releaser did not send it twice;"
-                f" it is {status})"
-            )
+    problem = cancel_once(client, service_id, deploy_id)
+    if problem is None:
+        return
+    now = look_after_cancel(
+        lambda: _deploy_of(client, service_id, deploy_id), problem, clock=run.clock
+    )
+    if now is not None and now.status != "canceled" and not (now.status or "").endswith("failed"):
+        run.warnings.append(
+            f"cancel of {deploy_id} failed: {problem.message} (releaser did not send it twice;"
+            f" it is {now.status})"
+        )
 
 
-def _status_of(client: RenderClient, service_id: str, deploy_id: str) -> str | None:
+def _deploy_of(client: RenderClient, service_id: str, deploy_id: str) -> Deploy | None:
     try:
-        return client.get_deploy(service_id, deploy_id).status
+        return client.get_deploy(service_id, deploy_id)
     except ReleaserError:
         return None
 
@@ -597,7 +586,19 @@ def _roll_back(run: _Run, deploy: Deploy, state: WatchState) -> str:
     run.watching = rollback
     started = clock.now()
     try:
-        _, result = run.watch(rollback, started, timeout=ROLLBACK_TIMEOUT, soak=ROLLBACK_SOAK)
+        result = watch_rollback(
+            client,
+            service,
+            rollback,
+            clock,
+            started=started,
+            owner=run.owner,
+            prober=run.prober,
+            secrets=run.plan.secrets,
+            startup_error_patterns=run.plan.rules.startup_error_patterns,
+            progress=run.progress,
+            budget=run.budget,
+        )
     except ApiError as exc:
         summary.outcome, summary.detail = "unknown", exc.message
         run.state_now = "unknown: lost contact with Render while the rollback ran"

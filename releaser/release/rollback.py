@@ -12,13 +12,23 @@ import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from releaser.config import ServiceRules
-from releaser.errors import ApiError, NotFoundError, UsageError
+from releaser.errors import NotFoundError, UsageError
 from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber, health_check
 from releaser.release.report import RollbackReport
-from releaser.release.watch import HEALTHY, Observer, ServerClock, WatchRules, log_owner, watch
+from releaser.release.watch import (
+    HEALTHY,
+    Observer,
+    RequestBudget,
+    ServerClock,
+    WatchResult,
+    WatchRules,
+    log_owner,
+    watch,
+)
+from releaser.release.writes import create_deploy_once
 from releaser.render.client import DEPLOY_ID, RenderClient, WriteOutcomeUnknown
 from releaser.render.models import Deploy, Service
 
@@ -288,87 +298,41 @@ def start_rollback(
     clock: ServerClock,
 ) -> Deploy:
     """POST the rollback once; after an unknown outcome, look for it and never post again."""
-    asked_at = datetime.fromtimestamp(clock.now(), UTC)
-    return post_then_look(
+    return create_deploy_once(
+        client,
+        service.id,
         lambda: client.rollback(service.id, target_id),
-        lambda: find_new_deploy(client, service.id, asked_at, lambda d: d.is_rollback, clock=clock),
+        lambda d: d.is_rollback,
+        clock=clock,
         what=f"the rollback to {target_id}",
         check=f"'releaser history {service_arg(service)}'",
     )
 
 
-# A slow API can apply a write long after the client gave up on it (Render has been seen to
-# create a deploy a minute after a timed-out POST): look this long, in server seconds.
-LOOK_SECONDS = 120.0
-LOOK_EVERY = 5.0  # about 12 list reads a minute: within the watch's request budget
-
-
-def post_then_look(
-    post: Callable[[], Deploy | None],
-    look: Callable[[], Deploy | None],
-    *,
-    what: str,
-    check: str,
-) -> Deploy:
-    """Send one deploy-creating POST. Never a second one.
-
-    A 202 without a body or an unknown outcome (timeout, 5xx, dropped answer) is answered by
-    looking at the deploy list; if the deploy still does not show, stop (exit 3) and say what
-    to check: posting again is how one release becomes two.
-    """
-    try:
-        created = post()
-    except WriteOutcomeUnknown as exc:
-        found = look()
-        if found is None:
-            raise ApiError(
-                f"{what} got no clear answer ({exc.message}) and no new deploy appeared in "
-                f"{LOOK_SECONDS:.0f}s",
-                f"It may still appear: check {check} before trying again "
-                "(releaser did not send it twice)",
-            ) from None
-        return found
-    if created is not None:
-        return created
-    found = look()  # 202 with no body: Render queued it; the list will show it
-    if found is None:
-        raise ApiError(
-            f"Render accepted {what} (202) but it did not appear in the deploy list within "
-            f"{LOOK_SECONDS:.0f}s",
-            f"Check {check} before trying again",
-        )
-    return found
-
-
-def find_new_deploy(
+def watch_rollback(
     client: RenderClient,
-    service_id: str,
-    asked_at: datetime,
-    matches: Callable[[Deploy], bool],
-    *,
+    service: Service,
+    rollback: Deploy,
     clock: ServerClock,
-    within: float = LOOK_SECONDS,
-    known: frozenset[str] = frozenset(),
-) -> Deploy | None:
-    """The oldest deploy created since ``asked_at`` that ``matches`` and is not ``known``.
-
-    Looks every LOOK_EVERY server seconds for ``within`` of them; read errors count as "not
-    seen yet" (the outcome stays unknown), never as "not there".
-    """
-    # Date headers have 1 s resolution: look a little before, and rely on ``known`` ids.
-    since = asked_at - timedelta(seconds=2)
-    began = clock.now()
-    while True:
-        try:
-            listed = client.list_deploys(service_id, created_after=since, limit=20)
-        except ApiError:
-            listed = []
-        candidates = [d for d in listed if d.id not in known and matches(d)]
-        if candidates:
-            return _newest_first(candidates)[-1]
-        if clock.now() - began >= within:
-            return None
-        clock.sleep(LOOK_EVERY)
+    *,
+    started: float,
+    prober: HealthProber | None,
+    secrets: Sequence[str],
+    startup_error_patterns: Sequence[str],
+    progress: Callable[[str], None],
+    owner: str | None = None,
+    budget: RequestBudget | None = None,
+) -> WatchResult:
+    """Watch a rollback to its verdict: one set of rules for ``releaser rollback`` and for the
+    automatic rollback of a deploy gone bad (which shares its run's request budget)."""
+    observer = Observer(client, service.id, owner, rollback, started, prober, secrets)
+    rules = WatchRules(
+        timeout=ROLLBACK_TIMEOUT,
+        soak=ROLLBACK_SOAK,
+        probing=prober is not None,
+        extra_patterns=tuple(startup_error_patterns),
+    )
+    return watch(observer, rules, clock, started=started, progress=progress, budget=budget)
 
 
 # --- the manual rollback, end to end ------------------------------------------------------
@@ -451,16 +415,18 @@ def execute_rollback(
         HealthProber(check.url, strict=check.strict, timeout=probe_timeout) if check.url else None
     )
     try:
-        started = clock.now()
-        owner = log_owner(client, service)
-        observer = Observer(client, service.id, owner, deploy, started, prober, plan.secrets)
-        rules = WatchRules(
-            timeout=ROLLBACK_TIMEOUT,
-            soak=ROLLBACK_SOAK,
-            probing=prober is not None,
-            extra_patterns=plan.startup_error_patterns,
-        )
-        state = watch(observer, rules, clock, started=started, progress=progress).state
+        state = watch_rollback(
+            client,
+            service,
+            deploy,
+            clock,
+            started=clock.now(),
+            owner=log_owner(client, service),
+            prober=prober,
+            secrets=plan.secrets,
+            startup_error_patterns=plan.startup_error_patterns,
+            progress=progress,
+        ).state
     finally:
         if prober is not None:
             prober.close()
