@@ -10,6 +10,7 @@ Markdown) form is a method beside the data, so the CLI only chooses which to pri
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, computed_field
 
@@ -65,6 +66,12 @@ _ERROR_FOR_EXIT: dict[int, type[ReleaserError]] = {
 }
 
 
+class Style(Protocol):
+    """How a terminal colours text (the CLI passes ``click.style``: no click below cli/)."""
+
+    def __call__(self, text: str, *, fg: str | None = None, bold: bool | None = None) -> str: ...
+
+
 class Result(BaseModel):
     """Base of every command result. Subclasses narrow ``outcome`` to their own enum."""
 
@@ -84,6 +91,12 @@ class Result(BaseModel):
     def render_text(self) -> str:
         """The terminal form (stdout): the verdict first. Subclasses add their details."""
         return f"{self.outcome.heading}: {self.summary}"
+
+    def render_terminal(self, style: Style) -> str:
+        """The text form coloured for a terminal: the verdict line green or red, bold."""
+        head, _, rest = self.render_text().partition("\n")
+        colour = "green" if self.ok else "red"
+        return style(head, fg=colour, bold=True) + ("\n" + rest if rest else "")
 
     def render_markdown(self) -> str | None:
         """The report file's form, for results that have one (``--report``)."""

@@ -99,13 +99,12 @@ class Console:
     # --- ending ----------------------------------------------------------------------------
 
     def show(self, result: Result) -> None:
-        """Print ``result``: its JSON document, or its text with the verdict line coloured."""
+        """Print ``result``: its JSON document, or its text coloured for a terminal (click strips
+        the colour in pipes and with --no-color)."""
         if self.json:
             self.print_json(result.model_dump(mode="json"))
             return
-        head, _, rest = result.render_text().partition("\n")
-        colour = "green" if result.ok else "red"
-        self.data(click.style(head, fg=colour, bold=True) + ("\n" + rest if rest else ""))
+        self.data(result.render_terminal(click.style))
 
     def finish(self, result: Result) -> None:
         """Print ``result`` and end the command with its exit code."""

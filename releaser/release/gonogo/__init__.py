@@ -19,7 +19,7 @@ from releaser.release.gonogo.env import (
     check_types,
     drift_rows,
 )
-from releaser.release.gonogo.runner import GoNoGoReport, run_go_no_go, verdict_of
+from releaser.release.gonogo.runner import GoNoGoOutcome, GoNoGoReport, run_go_no_go, verdict_of
 from releaser.release.gonogo.service import (
     DEFAULT_RETENTION,
     DEPLOY_HISTORY,
@@ -42,6 +42,7 @@ __all__ = [
     "DEPLOY_HISTORY",
     "RETENTION_BY_PLAN",
     "CheckResult",
+    "GoNoGoOutcome",
     "GoNoGoReport",
     "Status",
     "VerifiedSnapshot",
