@@ -60,6 +60,46 @@ def test_no_module_below_cli_imports_click() -> None:
     assert offenders == []
 
 
+# The simulator's HTTP error answer (a status and a body it serves to the client under
+# test), not an error of releaser's: it never reaches releaser's error boundary.
+EXCEPTIONS_OUTSIDE_ERRORS = {"sim/state.py": {"ApiProblem"}}
+
+
+def _exception_classes(path: Path, known: set[str]) -> set[str]:
+    """Classes in ``path`` whose base is an exception (a builtin one or one in ``known``)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        bases = {ast.unparse(base).rsplit(".", 1)[-1] for base in node.bases}
+        if any(b in known or b.endswith(("Error", "Exception")) for b in bases):
+            found.add(node.name)
+    return found
+
+
+def test_every_error_class_lives_in_errors_py() -> None:
+    """One place to learn the error tree and its exit codes (errors.py's docstring draws it)."""
+    import releaser.errors as errors
+
+    known = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+    elsewhere = {
+        rel: classes
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if (rel := path.relative_to(PACKAGE).as_posix()) != "errors.py"
+        and (classes := _exception_classes(path, known))
+    }
+    assert elsewhere == EXCEPTIONS_OUTSIDE_ERRORS
+    tree = errors.__doc__ or ""
+    assert [
+        name for name in sorted(known - {"BaseException", "Exception"}) if name not in tree
+    ] == []
+
+
 def _commands() -> list[tuple[str, click.Command]]:
     from releaser.cli.main import main
 

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from releaser.db.manifest import DRILLS_DIR, DUMP_NAME, MANIFEST_NAME, Manifest
 from releaser.db.storage import Store
-from releaser.errors import NegativeVerdict, NotFoundError, UsageError
+from releaser.errors import IncompleteSnapshot, NotFoundError, UsageError
 
 SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -211,18 +211,6 @@ def load_manifest(store: Store, snapshot_id: str) -> Manifest:
             manifest=manifest,
         )
     return manifest
-
-
-class IncompleteSnapshot(NegativeVerdict):
-    """The snapshot exists but cannot be used: no (readable) manifest, a manifest of
-    another snapshot, or a missing dump (exit 1; callers record failed evidence)."""
-
-    def __init__(
-        self, snapshot_id: str, message: str, advice: str, manifest: Manifest | None = None
-    ) -> None:
-        super().__init__(message, advice)
-        self.snapshot_id = snapshot_id
-        self.manifest = manifest
 
 
 def latest_complete(store: Store, database: str | None = None) -> SnapshotEntry:

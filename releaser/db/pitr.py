@@ -31,8 +31,8 @@ from releaser.errors import (
     ReleaserError,
     UnsafeState,
     UsageError,
+    WriteOutcomeUnknown,
 )
-from releaser.render.client import WriteOutcomeUnknown
 
 if TYPE_CHECKING:
     from releaser.render.client import RenderClient

@@ -33,8 +33,13 @@ from releaser.db.recovered import check_invariants, compare_with_source
 from releaser.db.render_evidence import RenderDrillEvidence, write_render_evidence
 from releaser.db.restore import maintenance_connect
 from releaser.db.storage import Store
-from releaser.errors import EnvironmentProblem, NegativeVerdict, NotFoundError
-from releaser.render.client import WriteOutcomeUnknown
+from releaser.errors import (
+    DownloadInterrupted,
+    EnvironmentProblem,
+    NegativeVerdict,
+    NotFoundError,
+    WriteOutcomeUnknown,
+)
 
 if TYPE_CHECKING:
     from releaser.render.client import RenderClient
@@ -43,10 +48,6 @@ if TYPE_CHECKING:
 CHUNK = 1 << 20
 SCRATCH_PREFIX = "releaser_rexp_"
 EXPORTS_PREFIX = "@render/exports"
-
-
-class DownloadInterrupted(Exception):
-    """The HTTP transfer broke (an expired URL, a dropped connection): not the archive's fault."""
 
 
 class HashingReader:

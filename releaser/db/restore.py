@@ -29,16 +29,18 @@ from releaser.db.progress import Reporter, mb_per_s
 from releaser.db.snapshot import sigterm_as_interrupt
 from releaser.db.storage import Store
 from releaser.db.verify import archive_major
-from releaser.errors import EnvironmentProblem, NegativeVerdict, NotFoundError, UsageError
+from releaser.errors import (
+    EnvironmentProblem,
+    NegativeVerdict,
+    NotFoundError,
+    RefusedTarget,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     import psycopg
 
 MAINTENANCE_DBS = ("postgres", "template1")
-
-
-class RefusedTarget(UsageError):
-    """The restore target is the source or a production database (exit 2)."""
 
 
 ROLE_PREFIX = "releaser_restore_"

@@ -48,16 +48,12 @@ from releaser.db.pgtools import (
 )
 from releaser.db.progress import Reporter
 from releaser.db.storage import Store
-from releaser.errors import EnvironmentProblem, NotFoundError, ReleaserError
+from releaser.errors import DumpFailed, EnvironmentProblem, NotFoundError, ReleaserError
 
 if TYPE_CHECKING:
     import psycopg
 
 DUMP_MAGIC = b"PGDMP"
-
-
-class DumpFailed(EnvironmentProblem):
-    """pg_dump exited non-zero, was killed, or wrote something that is not an archive."""
 
 
 @dataclass(frozen=True)

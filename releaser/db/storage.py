@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote, urlparse
 
-from releaser.errors import EnvironmentProblem, NotFoundError, ReleaserError, UsageError
+from releaser.errors import (
+    AlreadyExists,
+    EnvironmentProblem,
+    NotFoundError,
+    ReleaserError,
+    UsageError,
+)
 from releaser.files import FILE_MODE, private_dir
 
 if TYPE_CHECKING:
@@ -37,10 +43,6 @@ SSE_ENV = "RELEASER_S3_SSE"
 
 class ByteReader(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
-
-
-class AlreadyExists(ReleaserError):
-    """A conditional create found the object already there."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from releaser.db.archive import full_read
-from releaser.db.catalog import IncompleteSnapshot, dump_key, load_manifest
+from releaser.db.catalog import dump_key, load_manifest
 from releaser.db.checks import (
     Check,
     all_ok,
@@ -28,7 +28,7 @@ from releaser.db.manifest import Manifest
 from releaser.db.pgtools import find_tool, parse_version_output
 from releaser.db.progress import Reporter, mb_per_s
 from releaser.db.storage import Store
-from releaser.errors import ReleaserError
+from releaser.errors import IncompleteSnapshot, ReleaserError
 
 
 @dataclass

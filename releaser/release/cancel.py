@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from releaser.errors import ApiError, NotFoundError, ReleaserError, UsageError
+from releaser.errors import ApiError, NotFoundError, ReleaserError, UsageError, WriteOutcomeUnknown
 from releaser.release.rollback import service_arg
 from releaser.release.writes import cancel_once, look_after_cancel
-from releaser.render.client import RenderClient, WriteOutcomeUnknown
+from releaser.render.client import RenderClient
 from releaser.render.models import Deploy, Service
 
 RECENT = 20  # deploys read to find the one in progress

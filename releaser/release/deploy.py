@@ -12,7 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from releaser.config import Config, ServiceRules
-from releaser.errors import ApiError, NotFoundError, ReleaserError, UnsafeState, UsageError
+from releaser.errors import (
+    ApiError,
+    NotFoundError,
+    ReleaserError,
+    UsageError,
+    WatchAbandoned,
+)
 from releaser.release.classify import EXITED
 from releaser.release.envchange import ServiceEnv, read_service_env, secret_values
 from releaser.release.health import (
@@ -369,10 +375,6 @@ def execute_deploy(
         if run.prober is not None:
             run.prober.close()
     return _report(run, deploy, state, outcome)
-
-
-class WatchAbandoned(UnsafeState):
-    """Ctrl-C (or a dying runner) left a deploy running with nobody watching it (exit 4)."""
 
 
 def _abandoned(run: _Run) -> WatchAbandoned:

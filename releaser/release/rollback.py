@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from releaser.config import ServiceRules
-from releaser.errors import NotFoundError, UsageError
+from releaser.errors import NotFoundError, UsageError, WriteOutcomeUnknown
 from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber, health_check
 from releaser.release.report import RollbackReport
 from releaser.release.watch import (
@@ -29,7 +29,7 @@ from releaser.release.watch import (
     watch,
 )
 from releaser.release.writes import create_deploy_once
-from releaser.render.client import DEPLOY_ID, RenderClient, WriteOutcomeUnknown
+from releaser.render.client import DEPLOY_ID, RenderClient
 from releaser.render.models import Deploy, Service
 
 # Render keeps between 2 and 30 builds depending on the plan; only the floor is certain.

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from releaser.errors import ApiError, ReleaserError
+from releaser.errors import ApiError, ReleaserError, WriteOutcomeUnknown
 from releaser.release.watch import ServerClock
-from releaser.render.client import RenderClient, WriteOutcomeUnknown
+from releaser.render.client import RenderClient
 from releaser.render.models import Deploy
 
 # A slow API can apply a write long after the client gave up on it (Render has been seen to

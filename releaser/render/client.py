@@ -22,7 +22,14 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from releaser import __version__
-from releaser.errors import EXIT_USAGE, ApiError, EnvironmentProblem, NotFoundError, UsageError
+from releaser.errors import (
+    ApiError,
+    EnvironmentProblem,
+    NotFoundError,
+    RequestRejected,
+    UsageError,
+    WriteOutcomeUnknown,
+)
 from releaser.redaction import redact
 from releaser.render.models import (
     Deploy,
@@ -47,23 +54,6 @@ POSTGRES_ID = re.compile(r"^dpg-[a-z0-9-]+$")
 DEPLOY_ID = re.compile(r"^dep-[a-z0-9]+$")
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class WriteOutcomeUnknown(ApiError):
-    """A write timed out or got a 5xx: it may have happened. Look before retrying."""
-
-    def __init__(self, problem: str, status: int | None = None) -> None:
-        super().__init__(
-            f"{problem}; the request may or may not have been applied",
-            "Check the current state before trying again",
-            status=status,
-        )
-
-
-class RequestRejected(ApiError):
-    """Render refused our input (a 4xx other than auth or 404): exit 2, not 3."""
-
-    exit_code = EXIT_USAGE
 
 
 class RetryPolicy(BaseModel):

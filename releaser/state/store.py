@@ -12,17 +12,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from releaser.errors import ConfigError, EnvironmentProblem, ReleaserError
+from releaser.errors import ConfigError, LockHeld, ReleaserError
 from releaser.state.models import LedgerEntry, LockHolder
 
 if TYPE_CHECKING:
     from releaser.config import Config
 
 LOCK_POLL_SECONDS = 0.25
-
-
-class LockHeld(EnvironmentProblem):
-    """Another releaser holds the lock (exit 3: retrying later may help)."""
 
 
 class HeldLock(Protocol):

@@ -8,8 +8,14 @@ from typing import Any
 
 import pytest
 
-from releaser.errors import ApiError, EnvironmentProblem, NotFoundError, UsageError
-from releaser.render.client import RenderClient, RetryPolicy, WriteOutcomeUnknown
+from releaser.errors import (
+    ApiError,
+    EnvironmentProblem,
+    NotFoundError,
+    UsageError,
+    WriteOutcomeUnknown,
+)
+from releaser.render.client import RenderClient, RetryPolicy
 from releaser.render.models import Deploy, Event
 
 WEB = "srv-hjtl316kyssqmyi4ywa3"
