@@ -53,7 +53,8 @@ class Flattened(Result):
     @model_serializer(mode="wrap")
     def _flatten(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         document: dict[str, Any] = handler(self)
-        return {**document, **document.pop("flat", {})}
+        flat = document.pop("flat", {})
+        return {**document, **flat}
 
 
 def mismatches(checks: list[Check], what: str) -> str | None:
