@@ -1,7 +1,8 @@
 """``releaser db``: snapshots to S3 or a directory, verify, restore, recovery drills, prune.
 
-Glue only: parse, call one core function in ``releaser.db``, render, raise. Only click is
-imported at module level so ``releaser --help`` never loads boto3 or psycopg.
+Glue only: parse, call the core in ``releaser.db``, confirm, and ``console().finish`` the
+``releaser.db.results`` result it builds. Only click is imported at module level so
+``releaser --help`` never loads boto3 or psycopg.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from releaser.cli import console as terminal
-from releaser.cli.common import confirm_write, output_option
-from releaser.cli.db_render import export_command, render_drill_options
+from releaser.cli.console import console
+from releaser.cli.db_render import export_command, output_option, render_drill_options
 from releaser.cli.guard import audited, hold, note
 
 if TYPE_CHECKING:
-    from releaser.db.checks import Check
+    from releaser.db.results import DrillReport
+    from releaser.results import Result
 
 store_option = click.option(
     "--to",
@@ -57,55 +58,19 @@ def db() -> None:
 db.add_command(export_command)
 
 
-def _config() -> Any:
+def config() -> Any:
     from releaser.config import load_config
 
     return load_config()
 
 
-def _reporter() -> Any:
+def reporter() -> Any:
     from releaser.db.progress import StderrReporter
 
     return StderrReporter()
 
 
-def _checks_table(checks: list[Check]) -> str:
-    from releaser.output import table
-
-    rows = [[c.name, c.expected, c.actual, "ok" if c.ok else "MISMATCH"] for c in checks]
-    return table(rows, ["check", "expected", "actual", "result"])
-
-
-def _phases_and_checks(phases: dict[str, Any], checks: list[Check]) -> None:
-    """A drill's timings by phase and its checks, each as a table when there are any."""
-    from releaser.output import table
-
-    if phases:
-        click.echo()
-        click.echo(
-            table(
-                [[k, f"{v.seconds:.2f}", v.mb_per_s] for k, v in phases.items()],
-                ["phase", "seconds", "MB/s"],
-            )
-        )
-    if checks:
-        click.echo()
-        click.echo(_checks_table(checks))
-
-
-def _fail_if(checks: list[Check], what: str) -> None:
-    from releaser.errors import NegativeVerdict
-
-    failed = [c for c in checks if not c.ok]
-    if failed:
-        names = ", ".join(c.name for c in failed[:3]) + (" …" if len(failed) > 3 else "")
-        raise NegativeVerdict(
-            f"{what} failed: {len(failed)} of {len(checks)} checks do not match ({names})",
-            "Do not rely on this snapshot; see the checks above and use another one",
-        )
-
-
-def _warn_password(*args: tuple[str, str | None]) -> None:
+def warn_password(*args: tuple[str, str | None]) -> None:
     """Warn (stderr) about DSN arguments that put a password in ps for everyone."""
     from releaser.db.dsn import PASSWORD_WARNING, parse_dsn, password_on_command_line
     from releaser.errors import ReleaserError
@@ -116,13 +81,20 @@ def _warn_password(*args: tuple[str, str | None]) -> None:
                 parse_dsn(value)
             except ReleaserError:
                 continue  # its one error line comes next; a warning would make it two
-            click.echo(PASSWORD_WARNING.format(what=what), err=True)
+            console().say(PASSWORD_WARNING.format(what=what))
 
 
-def _pairs(lines: list[tuple[str, object]]) -> None:
-    from releaser.output import pairs
+def finish_with_report(result: Result, report_path: str | None) -> None:
+    """Print the verdict, then write the report: a bad report path must not hide the verdict."""
+    from releaser.files import write_private
 
-    click.echo(pairs(lines))
+    out = console()
+    out.show(result)
+    if report_path:
+        write_private(report_path, result.render_markdown() or "")
+    error = result.error()
+    if error is not None:
+        raise error
 
 
 @db.command()
@@ -131,7 +103,7 @@ def _pairs(lines: list[tuple[str, object]]) -> None:
 @endpoint_option
 @jobs_option
 @output_option
-def snapshot(source: str, to: str | None, endpoint_url: str | None, jobs: int, output: str) -> None:
+def snapshot(source: str, to: str | None, endpoint_url: str | None, jobs: int) -> None:
     """Dump SOURCE into the store, consistently, with a manifest to verify against.
 
     pg_dump -Fc runs on an exported REPEATABLE READ snapshot; row counts, fingerprints,
@@ -144,40 +116,18 @@ def snapshot(source: str, to: str | None, endpoint_url: str | None, jobs: int, o
       releaser db snapshot main-db
       releaser db snapshot dpg-abc123 --to s3://backups/app -o json
     """
-    from releaser.cli.console import print_json
-    from releaser.db.progress import human_bytes, mb_per_s
     from releaser.db.resolve import resolve_source, resolve_store
+    from releaser.db.results import SnapshotTaken
     from releaser.db.snapshot import take_snapshot
-    from releaser.output import format_duration, format_time
 
-    _warn_password(("SOURCE", source))
-    config = _config()
-    store = resolve_store(to, config, database=source, endpoint_url=endpoint_url)
-    src = resolve_source(source, config)
-    result = take_snapshot(
-        src.dsn, store, name=src.name, render_id=src.render_id, jobs=jobs, reporter=_reporter()
+    warn_password(("SOURCE", source))
+    settings = config()
+    store = resolve_store(to, settings, database=source, endpoint_url=endpoint_url)
+    src = resolve_source(source, settings)
+    taken = take_snapshot(
+        src.dsn, store, name=src.name, render_id=src.render_id, jobs=jobs, reporter=reporter()
     )
-    m = result.manifest
-    rate = mb_per_s(m.dump.size_bytes, m.dump_seconds)
-    if output == "json":
-        print_json({"store": store.url, **m.model_dump(mode="json")})
-        return
-    _pairs(
-        [
-            ("snapshot", m.snapshot_id),
-            ("store", store.url),
-            ("source", m.source.display),
-            ("taken at", f"{format_time(m.taken_at)} UTC"),
-            (
-                "size",
-                f"{human_bytes(m.dump.size_bytes)} (database {human_bytes(m.facts.size_bytes)})",
-            ),
-            ("sha256", m.dump.sha256),
-            ("tables", f"{len(m.facts.tables)} ({m.facts.total_rows} rows)"),
-            ("pg_dump", f"{m.dump.pg_dump_version} for server {m.facts.server_version}"),
-            ("took", f"{format_duration(m.dump_seconds)} ({rate} MB/s)"),
-        ]
-    )
+    console().finish(SnapshotTaken.of(store.url, taken))
 
 
 @db.command(name="list")
@@ -185,7 +135,7 @@ def snapshot(source: str, to: str | None, endpoint_url: str | None, jobs: int, o
 @store_option
 @endpoint_option
 @output_option
-def list_(database: str | None, to: str | None, endpoint_url: str | None, output: str) -> None:
+def list_(database: str | None, to: str | None, endpoint_url: str | None) -> None:
     """List the snapshots in a store, newest first, with when each was last verified.
 
     DATABASE (optional) keeps only that database's snapshots. Incomplete snapshots (no
@@ -195,61 +145,14 @@ def list_(database: str | None, to: str | None, endpoint_url: str | None, output
     Example:
       releaser db list --to s3://backups/app
     """
-    from releaser.cli.console import print_json
-    from releaser.cli.db_render import echo_render_drills, render_drill_rows
     from releaser.db.catalog import list_snapshots
-    from releaser.db.progress import human_bytes
+    from releaser.db.render_evidence import render_drills
     from releaser.db.resolve import resolve_store
-    from releaser.output import table
+    from releaser.db.results import SnapshotList
 
-    store = resolve_store(to, _config(), database=database, endpoint_url=endpoint_url)
+    store = resolve_store(to, config(), database=database, endpoint_url=endpoint_url)
     entries = list_snapshots(store, database)
-    render = render_drill_rows(store, database)
-    rows = [
-        {
-            "snapshot_id": e.snapshot_id,
-            "database": e.database,
-            "taken_at": e.taken_at,
-            "complete": e.complete,
-            "size_bytes": e.dump_size,
-            "sha256": e.manifest.dump.sha256 if e.manifest else None,
-            "verified": e.verified,
-            "last_verified": e.last_verified,
-            "last_drill_failed": e.last_drill_failed,
-        }
-        for e in entries
-    ]
-    if output == "json":
-        print_json({"store": store.url, "snapshots": rows, "render_drills": render})
-        return
-    if not rows:
-        click.echo(f"No snapshots in {store.url}.")
-        echo_render_drills(render)
-        return
-    body = [
-        [
-            e.snapshot_id,
-            e.database,
-            e.taken_at,
-            "complete" if e.complete else "INCOMPLETE",
-            human_bytes(e.dump_size) if e.dump_size is not None else None,
-            _verified_cell(e),
-        ]
-        for e in entries
-    ]
-    click.echo(
-        table(body, ["snapshot", "database", "taken at (UTC)", "status", "size", "last verified"])
-    )
-    echo_render_drills(render)
-
-
-def _verified_cell(entry: Any) -> object:
-    """The newest evidence wins: a later failure shows FAILED even after a pass."""
-    if entry.verified:
-        return entry.last_verified
-    if entry.last_drill_failed or entry.last_verified:
-        return "FAILED"
-    return "never"
+    console().finish(SnapshotList.of(store.url, entries, render_drills(store, database)))
 
 
 @db.command()
@@ -257,7 +160,7 @@ def _verified_cell(entry: Any) -> object:
 @store_option
 @endpoint_option
 @output_option
-def verify(snapshot_id: str, to: str | None, endpoint_url: str | None, output: str) -> None:
+def verify(snapshot_id: str, to: str | None, endpoint_url: str | None) -> None:
     """Re-download SNAPSHOT_ID, re-hash it against its manifest and read it in full.
 
     Checks the manifest belongs to SNAPSHOT_ID, the size and sha256, and reads every block
@@ -269,31 +172,13 @@ def verify(snapshot_id: str, to: str | None, endpoint_url: str | None, output: s
     Example:
       releaser db verify app-20240501T020000Z-1a2b --to s3://backups/app
     """
-    from releaser.cli.console import print_json
     from releaser.db.resolve import resolve_store
+    from releaser.db.results import Verification
     from releaser.db.verify import verify_snapshot
 
-    store = resolve_store(to, _config(), endpoint_url=endpoint_url)
-    result = verify_snapshot(store, snapshot_id, _reporter())
-    if output == "json":
-        print_json(
-            {
-                "snapshot_id": snapshot_id,
-                "store": store.url,
-                "passed": result.passed,
-                "seconds": result.seconds,
-                "mb_per_s": result.mb_per_s,
-                "checks": [c.model_dump() for c in result.checks],
-            }
-        )
-    else:
-        click.echo(_checks_table(result.checks))
-    _fail_if(result.checks, f"verification of {snapshot_id}")
-    if output != "json":
-        click.echo(
-            f"Snapshot {snapshot_id} verified: {len(result.checks)} checks passed. The archive "
-            "is intact and complete; only a drill proves the data restores."
-        )
+    store = resolve_store(to, config(), endpoint_url=endpoint_url)
+    verified = verify_snapshot(store, snapshot_id, reporter())
+    console().finish(Verification.of(store.url, snapshot_id, verified))
 
 
 @db.command()
@@ -323,7 +208,6 @@ def restore(
     dry_run: bool,
     yes: bool,
     workdir: str | None,
-    output: str,
 ) -> None:
     """Restore SNAPSHOT_ID into --target, then check it against the manifest.
 
@@ -340,55 +224,37 @@ def restore(
       releaser db restore app-20240501T020000Z-1a2b --to s3://backups/app \\
         --target postgresql://postgres@staging:5432/app_restored --create --dry-run
     """
-    from releaser.cli.console import print_json, say
     from releaser.db.resolve import production_dsns, resolve_store, resolve_target
     from releaser.db.restore import NOT_RESTORED, plan_restore, run_restore
+    from releaser.db.results import Restored, RestorePlanned
 
-    _warn_password(("--target", target))
-    config = _config()
-    store = resolve_store(to, config, endpoint_url=endpoint_url)
-    target_dsn = resolve_target(target, config)
+    warn_password(("--target", target))
+    settings, out = config(), console()
+    store = resolve_store(to, settings, endpoint_url=endpoint_url)
+    target_dsn = resolve_target(target, settings)
+    production = production_dsns(settings)
     plan = plan_restore(
-        store,
-        snapshot_id,
-        target_dsn,
-        create=create,
-        jobs=jobs,
-        production=production_dsns(config),
+        store, snapshot_id, target_dsn, create=create, jobs=jobs, production=production
     )
     if dry_run:
-        if output == "json":
-            print_json({"dry_run": True, "snapshot_id": snapshot_id, "steps": plan.steps})
-        else:
-            click.echo(f"Plan for restoring {snapshot_id} (dry run, nothing written):")
-            for number, step in enumerate(plan.steps, 1):
-                click.echo(f"  {number}. {step}")
-        return
-    if not yes and terminal.stdin_is_tty():
-        for step in plan.steps:
-            say(f"  - {step}")
-    confirm_write(f"Restore {snapshot_id} into {target_dsn.masked}?", yes=yes)
+        return out.finish(RestorePlanned.of(snapshot_id, plan))
+    confirm_restore(plan.steps, f"Restore {snapshot_id} into {target_dsn.masked}?", yes)
     hold(f"db:{target_dsn.masked}")
     note(from_ref=snapshot_id, to_ref=target_dsn.masked)
-    outcome = run_restore(plan, store, reporter=_reporter(), workdir=workdir)
-    if output == "json":
-        print_json(
-            {
-                "snapshot_id": snapshot_id,
-                "target": target_dsn.masked,
-                "passed": outcome.passed,
-                "rto_seconds": outcome.rto_seconds,
-                "phases": {k: v.model_dump() for k, v in outcome.phases.items()},
-                "checks": [c.model_dump() for c in outcome.checks],
-                "not_restored": NOT_RESTORED,
-            }
-        )
-    else:
-        click.echo(_checks_table(outcome.checks))
-        click.echo(f"Not brought back by any restore: {NOT_RESTORED}.", err=True)
-    _fail_if(outcome.checks, f"restore of {snapshot_id} into {target_dsn.masked}")
-    if output != "json":
-        click.echo(f"Restored {snapshot_id} into {target_dsn.masked}; all checks passed.")
+    restored = run_restore(plan, store, reporter=reporter(), workdir=workdir)
+    out.say(f"Not brought back by any restore: {NOT_RESTORED}.")
+    out.finish(Restored.of(snapshot_id, target_dsn.masked, restored))
+
+
+def confirm_restore(steps: list[str], question: str, yes: bool) -> None:
+    """The one confirmation policy; on a terminal, the plan is shown before the question."""
+    from releaser.cli.console import stdin_is_tty
+
+    out = console()
+    if not yes and stdin_is_tty():
+        for step in steps:
+            out.say(f"  - {step}")
+    out.confirm_write(question, yes=yes)
 
 
 @db.command()
@@ -423,7 +289,6 @@ def drill(
     cleanup: bool,
     jobs: int,
     workdir: str | None,
-    output: str,
     **render: Any,
 ) -> None:
     """Prove SOURCE's backup restores: snapshot, restore into scratch, check, drop.
@@ -450,51 +315,61 @@ def drill(
       releaser db drill main-db --from render-pitr --ago 30m --yes
     """
     from releaser.cli.db_render import check_origin_options, render_drill
-
-    check_origin_options(use_latest, **render)
-    if render["origin"] != "snapshot":
-        render_drill(
-            source, to, endpoint_url, target_server, report_path, jobs, workdir, output, **render
-        )
-        return
-    from releaser.cli.console import print_json
-    from releaser.db.drill import run_drill
     from releaser.db.dsn import parse_dsn
     from releaser.db.dsn import resolve_env as env_value
-    from releaser.db.report import drill_markdown
-    from releaser.db.resolve import is_production, production_dsns, resolve_source, resolve_store
-    from releaser.errors import NegativeVerdict
-    from releaser.files import write_private
-    from releaser.output import format_duration, format_time
+    from releaser.db.resolve import resolve_source
+    from releaser.db.results import Cleanup
 
-    _warn_password(("SOURCE", source), ("--target-server", target_server))
+    options = check_origin_options(use_latest, **render)
+    if options.origin != "snapshot":
+        return render_drill(
+            source, to, endpoint_url, target_server, report_path, jobs, workdir, options
+        )
+    warn_password(("SOURCE", source), ("--target-server", target_server))
     if report_path:  # refused before the drill, not after it (its outcome would be lost)
-        from pathlib import Path
-
-        from releaser.files import check_writable_file
-
-        check_writable_file(Path(report_path), "--report", b"# Recovery drill")
-    config = _config()
+        check_report_path(report_path)
     server = parse_dsn(env_value(target_server)) if target_server else None
-    src = resolve_source(source, config)
+    src = resolve_source(source, config())
     if cleanup:
         from releaser.db.drill import cleanup_leftovers
 
-        dropped = cleanup_leftovers(server or src.dsn)
-        if output == "json":
-            print_json({"cleaned_up": dropped})
-        else:
-            for line in dropped:
-                click.echo(f"Dropped {line}: left behind by a killed drill.")
-            if not dropped:
-                click.echo("Nothing to clean up: no leftover of a killed drill.")
-        return
-    store = resolve_store(to, config, database=source, endpoint_url=endpoint_url)
+        return console().finish(Cleanup.of(cleanup_leftovers(server or src.dsn)))
+    result = drill_snapshot(source, src, to, endpoint_url, use_latest, server, jobs, workdir)
+    note(to_ref=result.flat.snapshot_id, verdict="passed" if result.flat.passed else "failed")
+    note(report=result.render_markdown())
+    finish_with_report(result, report_path)
+
+
+def check_report_path(report_path: str) -> None:
+    from pathlib import Path
+
+    from releaser.files import check_writable_file
+
+    check_writable_file(Path(report_path), "--report", b"# Recovery drill")
+
+
+def drill_snapshot(
+    source: str,
+    src: Any,
+    to: str | None,
+    endpoint_url: str | None,
+    use_latest: bool,
+    server: Any,
+    jobs: int,
+    workdir: str | None,
+) -> DrillReport:
+    """Drill SOURCE's snapshots (under the database's release lock) into a result."""
+    from releaser.db.drill import run_drill
+    from releaser.db.resolve import is_production, production_dsns, resolve_store
+    from releaser.db.results import DrillReport
+
+    settings = config()
+    store = resolve_store(to, settings, database=source, endpoint_url=endpoint_url)
     production = bool(src.config and src.config.production) or is_production(
-        src.dsn, production_dsns(config)
+        src.dsn, production_dsns(settings)
     )
     hold(f"db:{src.name}")
-    result = run_drill(
+    drilled = run_drill(
         store,
         source=src.dsn,
         name=src.name,
@@ -502,53 +377,11 @@ def drill(
         use_latest=use_latest,
         target_server=server,
         jobs=jobs,
-        reporter=_reporter(),
+        reporter=reporter(),
         workdir=workdir,
         production_source=production,
     )
-    ev = result.evidence
-    note(to_ref=ev.snapshot_id, verdict="passed" if ev.passed else "failed")
-    note(report=drill_markdown(result))
-    if output == "json":
-        print_json(
-            {
-                "store": result.store_url,
-                "evidence_key": result.evidence_key,
-                "snapshot_taken_by_drill": result.took_snapshot,
-                "cleaned_up": result.cleaned_up,
-                **ev.model_dump(mode="json"),
-            }
-        )
-    else:
-        _pairs(
-            [
-                ("drill", "PASSED" if ev.passed else "FAILED"),
-                ("snapshot", f"{ev.snapshot_id} (taken {format_time(ev.taken_at)} UTC)"),
-                ("restored on", f"{ev.target_server} as {ev.scratch_database} (dropped)"),
-                ("RPO", format_duration(ev.rpo_seconds)),
-                ("RTO", format_duration(ev.rto_seconds)),
-                (
-                    "evidence",
-                    "NOT STORED"
-                    if result.evidence_error
-                    else f"{result.store_url}/{result.evidence_key}",
-                ),
-            ]
-        )
-        _phases_and_checks(ev.phases, ev.checks)
-    if report_path:  # after the verdict is printed: a bad report path must not hide it
-        write_private(report_path, drill_markdown(result))
-    if result.evidence_error:
-        from releaser.errors import EnvironmentProblem
-
-        verdict = "passed" if ev.passed else "failed"
-        raise EnvironmentProblem(
-            f"the drill {verdict} but its evidence could not be stored: {result.evidence_error}",
-            "Fix the store, then run the drill again so the result is recorded",
-        )
-    if ev.error:
-        raise NegativeVerdict(f"drill of {ev.snapshot_id} failed: {ev.error}", "")
-    _fail_if(ev.checks, f"drill of {ev.snapshot_id}")
+    return DrillReport.of(drilled)
 
 
 @db.command()
@@ -569,7 +402,6 @@ def prune(
     max_age: str | None,
     dry_run: bool,
     yes: bool,
-    output: str,
 ) -> None:
     """Delete old snapshots: beyond the newest --keep, or older than --max-age.
 
@@ -581,53 +413,37 @@ def prune(
     Example:
       releaser db prune --to s3://backups/app --keep 14 --max-age 30d --dry-run
     """
-    from releaser.cli.console import print_json
-    from releaser.db.progress import human_bytes
     from releaser.db.prune import apply_prune, plan_prune
     from releaser.db.resolve import resolve_store
+    from releaser.db.results import PruneReport
     from releaser.durations import parse_duration
-    from releaser.output import table
 
-    store = resolve_store(to, _config(), endpoint_url=endpoint_url)
+    store = resolve_store(to, config(), endpoint_url=endpoint_url)
     max_age_seconds = parse_duration(max_age, "--max-age") if max_age else None
     hold(f"store:{store.url}", skip=dry_run)
     decisions = plan_prune(store, keep=keep, max_age_seconds=max_age_seconds)
-    to_delete = [d for d in decisions if d.action == "delete"]
-    if not dry_run and to_delete and not yes and terminal.stdin_is_tty():
-        click.echo(
-            table([[d.entry.snapshot_id, d.reason] for d in to_delete], ["delete", "why"]), err=True
-        )
-    # No terminal and no --yes is refused even when nothing is due today: a script must
-    # not work one day and fail the next.
-    if not dry_run and (to_delete or not terminal.stdin_is_tty()):
-        confirm_write(f"Delete {len(to_delete)} snapshots from {store.url}?", yes=yes)
     if not dry_run:
+        confirm_prune(decisions, store.url, yes)
         decisions = apply_prune(store, decisions)
         note(detail={"deleted": [d.entry.snapshot_id for d in decisions if d.action == "deleted"]})
-    rows = [
-        {
-            "snapshot_id": d.entry.snapshot_id,
-            "database": d.entry.database,
-            "taken_at": d.entry.taken_at,
-            "action": ("would delete" if dry_run and d.action == "delete" else d.action),
-            "reason": d.reason,
-            "size_bytes": d.size,
-        }
-        for d in decisions
-    ]
-    if output == "json":
-        print_json({"store": store.url, "dry_run": dry_run, "snapshots": rows})
-        return
-    if not rows:
-        click.echo(f"No snapshots in {store.url}.")
-        return
-    body = [
-        [r["snapshot_id"], r["database"], r["taken_at"], r["action"], r["reason"]]
-        + [human_bytes(d.size)]
-        for r, d in zip(rows, decisions, strict=True)
-    ]
-    headers = ["snapshot", "database", "taken at (UTC)", "action", "why", "size"]
-    click.echo(table(body, headers))
-    locked = [d for d in decisions if d.action == "locked"]
-    if locked:
-        click.echo(f"{len(locked)} snapshot(s) kept because of an object lock.", err=True)
+    result = PruneReport.of(store.url, dry_run, decisions)
+    if result.locked:
+        console().say(f"{result.locked} snapshot(s) kept because of an object lock.")
+    console().finish(result)
+
+
+def confirm_prune(decisions: list[Any], store_url: str, yes: bool) -> None:
+    """The one confirmation policy, with what would go shown first on a terminal.
+
+    No terminal and no --yes is refused even when nothing is due today: a script must not
+    work one day and fail the next.
+    """
+    from releaser.cli.console import stdin_is_tty
+    from releaser.output import table
+
+    out = console()
+    to_delete = [d for d in decisions if d.action == "delete"]
+    if to_delete and not yes and stdin_is_tty():
+        out.say(table([[d.entry.snapshot_id, d.reason] for d in to_delete], ["delete", "why"]))
+    if to_delete or not stdin_is_tty():
+        out.confirm_write(f"Delete {len(to_delete)} snapshots from {store_url}?", yes=yes)

@@ -13,11 +13,16 @@ from typing import TYPE_CHECKING
 from releaser.config import Config, DatabaseConfig
 from releaser.db.dsn import Dsn, looks_like_dsn, parse_dsn, resolve_env
 from releaser.db.storage import Store, open_store
-from releaser.errors import EnvironmentProblem, ReleaserError, UsageError
+from releaser.errors import EnvironmentProblem, NotFoundError, ReleaserError, UsageError
 
 if TYPE_CHECKING:
     from releaser.render.client import RenderClient
     from releaser.render.models import Postgres
+
+POSTGRES_NOT_FOUND = (
+    "Check the dpg-… id: it is in the database's address on the Render dashboard "
+    "(https://dashboard.render.com/d/dpg-…), or name the database by its Render name"
+)
 
 
 @dataclass(frozen=True)
@@ -52,10 +57,17 @@ def _resolve_text(text: str) -> Source:
 
 def _resolve_render(name_or_id: str) -> Source:
     # Imported here: DSN sources must work without the Render client or an API key.
-    from releaser.render.client import RenderClient
+    from releaser.render.client import POSTGRES_ID, RenderClient
 
     with RenderClient.from_env() as client:
-        postgres = client.resolve_postgres(name_or_id)
+        try:
+            postgres = client.resolve_postgres(name_or_id)
+        except NotFoundError as exc:
+            if not POSTGRES_ID.match(name_or_id):
+                raise  # a name: the client's advice ("pass the dpg-… id") fits
+            # The client's 404 advice names 'releaser services', which lists services, not
+            # databases: say where a database's id is found instead.
+            raise NotFoundError(exc.message, POSTGRES_NOT_FOUND) from None
         dsn = render_dsn(client, postgres)
     return Source(dsn, postgres.name or postgres.database_name or postgres.id, postgres.id)
 

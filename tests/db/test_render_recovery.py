@@ -217,7 +217,12 @@ def test_export_download_to_store_with_manifest(
     assert manifest["sha256"] == stored["sha256"] == hashlib.sha256(archive).hexdigest()
     assert archive == export.path.read_bytes()
     assert manifest["export_id"] == export.id
+    # The whole document, with the result contract's keys (outcome, summary, advice, exit code).
     assert json.loads(run_cli("db", "list", "--to", file_store, "-o", "json").stdout) == {
+        "outcome": "listed",
+        "summary": f"0 snapshots in {file_store}",
+        "advice": "",
+        "exit_code": 0,
         "store": file_store,
         "snapshots": [],
         "render_drills": [],

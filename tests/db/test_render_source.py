@@ -46,3 +46,19 @@ def test_render_name_and_missing_key(
     no_key = run_cli("db", "snapshot", render_db, "--to", s3_store)
     assert no_key.exit_code == 3
     assert "RENDER_API_KEY is not set" in no_key.stderr
+
+
+def test_an_unknown_dpg_id_says_where_database_ids_are(run_cli: Any, render_db: str) -> None:
+    """`db export dpg-nope`: the advice points at where a database's id is, not at
+    'releaser services' (which lists services, not databases). A wrong name keeps its own."""
+    for args in (("db", "export", "dpg-nope"), ("db", "export", "dpg-nope", "--list")):
+        missing = run_cli(*args)
+        assert missing.exit_code == 2, missing.stderr
+        assert missing.stderr.startswith("Error: ") and "dpg-nope" in missing.stderr
+        assert "releaser services" not in missing.stderr
+        assert "dashboard.render.com/d/dpg-" in missing.stderr
+        assert len(missing.stderr.strip().splitlines()) == 1
+    by_name = run_cli("db", "export", "no-such-database", "--list")
+    assert by_name.exit_code == 2, by_name.stderr
+    assert "no Render Postgres named 'no-such-database'" in by_name.stderr
+    assert "pass the dpg-… id" in by_name.stderr
