@@ -64,7 +64,12 @@ from releaser.release.watch import (
     log_owner,
     watch,
 )
-from releaser.release.writes import cancel_once, create_deploy_once, look_after_cancel
+from releaser.release.writes import (
+    cancel_once,
+    create_deploy_once,
+    has_ended,
+    look_after_cancel,
+)
 from releaser.render.client import RenderClient
 from releaser.render.models import Deploy, Service
 
@@ -507,7 +512,7 @@ def _cancel(run: _Run, deploy_id: str) -> None:
     now = look_after_cancel(
         lambda: _deploy_of(client, service_id, deploy_id), problem, clock=run.clock
     )
-    if now is not None and now.status != "canceled" and not (now.status or "").endswith("failed"):
+    if now is not None and not has_ended(now.status):
         run.warnings.append(
             f"cancel of {deploy_id} failed: {problem.message} (releaser did not send it twice;"
             f" it is {now.status})"

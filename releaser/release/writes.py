@@ -153,10 +153,11 @@ def look_after_cancel(
         if look and clock is not None:
             clock.sleep(CANCEL_LOOK_INTERVAL)
         deploy = read()
-        if deploy is not None and _ended(deploy.status):
+        if deploy is not None and has_ended(deploy.status):
             break
     return deploy
 
 
-def _ended(status: str | None) -> bool:
+def has_ended(status: str | None) -> bool:
+    """Whether a deploy with ``status`` is past canceling: canceled, or failed on its own."""
     return status is not None and (status == "canceled" or status.endswith("failed"))
