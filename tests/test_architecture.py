@@ -23,7 +23,6 @@ LONG_BODIES_PENDING: set[str] = {
     "logs",
     "env get",
     "env list",
-    "cancel",
     "db drill",
     "db export",
     "db list",

@@ -14,9 +14,11 @@ from releaser.cli.common import (
     check_image,
     complete_service,
     confirm_write,
-    output_option,
+    console_output,
     render_client,
+    write_report,
 )
+from releaser.cli.console import console
 from releaser.cli.guard import audited, ci_annotations, hold, note
 
 if TYPE_CHECKING:
@@ -59,7 +61,7 @@ def _deploy_options(func: Any) -> Any:
         click.option("--dry-run", is_flag=True, help="Print the plan; write nothing."),
         click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation."),
         _REPORT,
-        output_option,
+        console_output,
     ]
     for option in reversed(options):
         func = option(func)
@@ -94,45 +96,13 @@ def _watch_options(
     )
 
 
-def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -> None:
-    """Print the report, write the markdown, and exit with the report's code."""
-    from releaser.cli.console import print_json
-    from releaser.errors import NegativeVerdict, UnsafeState
-    from releaser.release.report import render_markdown, render_text
-
+def _finish_deploy(report: DeployReport, report_path: str | None) -> None:
+    """Note the run for the ledger, write the markdown, print, exit with the report's code."""
     note(from_ref=report.previous_deploy_id, to_ref=report.deploy_id, verdict=report.outcome)
-    note(report=render_markdown(report), annotations=ci_annotations(report.checks, report.warnings))
-    if report_path:
-        _write_report(Path(report_path), render_markdown(report))
-    if output == "json":
-        print_json(report.model_dump(mode="json"))
-    else:
-        head, _, rest = render_text(report).partition("\n")
-        colour = "green" if report.exit_code == 0 else "red"  # terminal only (click strips it)
-        click.echo(click.style(head, fg=colour, bold=True) + ("\n" + rest if rest else ""))
-    if report.exit_code == 4:
-        raise UnsafeState(
-            report.summary, f"A human is needed: {report.undo_command or 'check releaser status'}"
-        )
-    if report.exit_code == 1:
-        advice = report.advice or (
-            "See the report above" if output != "json" else "See the JSON report"
-        )
-        raise NegativeVerdict(report.summary, advice)
-
-
-def _write_report(path: Path, markdown: str) -> None:
-    """Write the markdown report; whatever happens to the file, the verdict stands."""
-    from releaser.cli.console import say
-    from releaser.errors import ReleaserError
-    from releaser.files import write_private
-
-    try:
-        write_private(path, markdown)
-    except (OSError, ReleaserError) as exc:
-        # The deploy happened: its outcome and exit code matter more than the file.
-        why = exc.strerror if isinstance(exc, OSError) else exc.message
-        say(f"Warning: could not write the report to {path} ({why}); see below.")
+    markdown = report.render_markdown()
+    note(report=markdown, annotations=ci_annotations(report.checks, report.warnings))
+    write_report(report_path, markdown)
+    console().finish(report)
 
 
 def _run_deploy(
@@ -141,7 +111,6 @@ def _run_deploy(
     *,
     dry_run: bool,
     yes: bool,
-    output: str,
     report_path: str | None,
     promote_from: str | None = None,
 ) -> None:
@@ -166,17 +135,16 @@ def _run_deploy(
             options = promotion_options(client, promote_from, svc, options, progress=say)
         plan = plan_deploy(client, config, svc, options)
         if dry_run:
-            _finish_deploy(plan_report(plan, "dry_run"), output, report_path)
+            _finish_deploy(plan_report(plan, "dry_run"), report_path)
             return
         if plan.refusal:
-            report = plan_report(plan, "no_go")
-            _finish_deploy(report, output, report_path)
+            _finish_deploy(plan_report(plan, "no_go"), report_path)
             return
         previous = f" (rollback target {plan.previous.id})" if plan.previous else ""
         confirm_write(f"Deploy {options.what} to {svc.label}{previous}?", yes=yes)
         clock = ServerClock(client.server_now)
         report = execute_deploy(client, plan, clock, progress=say)
-    _finish_deploy(report, output, report_path)
+    _finish_deploy(report, report_path)
 
 
 @click.command()
@@ -207,7 +175,6 @@ def deploy(
     dry_run: bool,
     yes: bool,
     report_path: str | None,
-    output: str,
 ) -> None:
     """Deploy SERVICE, watch it, and roll back if it turns bad.
 
@@ -236,7 +203,7 @@ def deploy(
         deploy_only=deploy_only,
         clear_cache=clear_cache,
     )
-    _run_deploy(service, options, dry_run=dry_run, yes=yes, output=output, report_path=report_path)
+    _run_deploy(service, options, dry_run=dry_run, yes=yes, report_path=report_path)
 
 
 @click.command()
@@ -266,7 +233,6 @@ def promote(
     dry_run: bool,
     yes: bool,
     report_path: str | None,
-    output: str,
 ) -> None:
     """Deploy to production exactly what is live and healthy on staging.
 
@@ -283,17 +249,12 @@ def promote(
         _watch_options(timeout, soak, no_rollback, skip_checks),
         dry_run=dry_run,
         yes=yes,
-        output=output,
         report_path=report_path,
         promote_from=from_service,
     )
 
 
-def _finish_rollback(report: RollbackReport, output: str) -> None:
-    from releaser.cli.console import print_json
-    from releaser.errors import UnsafeState
-    from releaser.release.report import render_rollback_text
-
+def _finish_rollback(report: RollbackReport) -> None:
     note(from_ref=report.live_deploy_id, to_ref=report.target_deploy_id, verdict=report.outcome)
     detail: dict[str, str] = {}
     if report.rollback_deploy_id:
@@ -301,12 +262,7 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
     if report.autodeploy:  # an autodeploy change is a write of its own: the ledger says so
         detail["autodeploy"] = report.autodeploy
     note(detail=detail or None)
-    if output == "json":
-        print_json(report.model_dump(mode="json"))
-    else:
-        click.echo(render_rollback_text(report))
-    if report.exit_code == 4:
-        raise UnsafeState(report.summary, "A human is needed: check 'releaser status' and the logs")
+    console().finish(report)
 
 
 @click.command()
@@ -325,7 +281,7 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
 @click.option("--no-wait", is_flag=True, help="Start the rollback and return.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-@output_option
+@console_output
 @audited("rollback")
 def rollback(
     service: str,
@@ -334,7 +290,6 @@ def rollback(
     no_wait: bool,
     dry_run: bool,
     yes: bool,
-    output: str,
 ) -> None:
     """Roll SERVICE back to a previous deploy, fast (Render reuses the build).
 
@@ -361,7 +316,7 @@ def rollback(
         rules = config.rules_for(svc.id, svc.name)
         plan = plan_rollback(client, svc, to, keep_autodeploy=keep_autodeploy, rules=rules)
         if dry_run:
-            _finish_rollback(rollback_report(plan), output)
+            _finish_rollback(rollback_report(plan))
             return
         live = f" from {plan.live.id}" if plan.live else ""
         confirm_write(
@@ -371,7 +326,7 @@ def rollback(
         report = execute_rollback(
             client, plan, clock, wait=not no_wait, health_path=rules.health_path, progress=say
         )
-    _finish_rollback(report, output)
+    _finish_rollback(report)
 
 
 @click.command()
@@ -385,7 +340,7 @@ def rollback(
     help="If it turns bad after live, roll back to the previous deploy (default: report only).",
 )
 @_REPORT
-@output_option
+@console_output
 @audited("watch")
 def watch(
     service: str,
@@ -394,7 +349,6 @@ def watch(
     soak: str,
     rollback_on_failure: bool,
     report_path: str | None,
-    output: str,
 ) -> None:
     """Re-attach to a running deploy of SERVICE and judge it like 'releaser deploy'.
 
@@ -424,7 +378,7 @@ def watch(
         plan, running = attach_plan(client, config, svc, deploy_id, options)
         clock = ServerClock(client.server_now)
         report = execute_deploy(client, plan, clock, progress=say, attach=running)
-    _finish_deploy(report, output, report_path)
+    _finish_deploy(report, report_path)
 
 
 @click.command()
@@ -432,9 +386,9 @@ def watch(
 @click.argument("deploy_id", required=False)
 @click.option("--dry-run", is_flag=True, help="Print what would be canceled; write nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-@output_option
+@console_output
 @audited("cancel")
-def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool, output: str) -> None:
+def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool) -> None:
     """Cancel a running deploy of SERVICE (DEPLOY_ID, or the newest in progress).
 
     The live deploy keeps serving. One cancel request, then the status is read back.
@@ -447,8 +401,6 @@ def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool, output
     Example:
       releaser cancel web dep-d0abc123 --yes
     """
-    from releaser.cli.console import print_json
-    from releaser.errors import EnvironmentProblem, NegativeVerdict
     from releaser.release import cancel as core
 
     if not dry_run:
@@ -457,20 +409,11 @@ def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool, output
         svc = client.resolve_service(service)
         running = core.find_running(client, svc, deploy_id)
         if dry_run:
-            report = core.plan_report(client, svc, running)
-        else:
-            question = f"Cancel {running.id} ({running.version}, {running.status}) on {svc.label}?"
-            confirm_write(question, yes=yes)
-            hold(svc.id, svc.name)
-            report = core.cancel(client, svc, running)
-            note(to_ref=running.id, verdict=report.outcome)
-    if output == "json":
-        print_json(report.model_dump(mode="json"))
-    else:
-        click.echo(f"{report.outcome.upper().replace('_', ' ')}: {report.summary}")
-    if report.exit_code == 1:
-        raise NegativeVerdict(report.summary, "Nothing was canceled")
-    if report.exit_code == 3:
-        raise EnvironmentProblem(
-            report.summary, f"Check 'releaser status {svc.id}' before trying again"
-        )
+            console().finish(core.plan_report(client, svc, running))
+            return
+        question = f"Cancel {running.id} ({running.version}, {running.status}) on {svc.label}?"
+        confirm_write(question, yes=yes)
+        hold(svc.id, svc.name)
+        report = core.cancel(client, svc, running)
+    note(to_ref=running.id, verdict=report.outcome)
+    console().finish(report)

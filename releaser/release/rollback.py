@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from releaser.config import ServiceRules
 from releaser.errors import ApiError, NotFoundError, UsageError
 from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber, health_check
-from releaser.release.report import RollbackReport
+from releaser.release.report import RollbackOutcome, RollbackReport
 from releaser.release.watch import HEALTHY, Observer, ServerClock, WatchRules, log_owner, watch
 from releaser.render.client import DEPLOY_ID, RenderClient, WriteOutcomeUnknown
 from releaser.render.models import Deploy, Service
@@ -403,8 +403,7 @@ def rollback_report(
     report = RollbackReport(
         service_id=plan.service.id,
         service_name=plan.service.name,
-        outcome=outcome,
-        exit_code={"planned": 0, "healthy": 0, "started": 0}.get(outcome, 4),
+        outcome=RollbackOutcome(outcome),
         summary=summary,
         target_deploy_id=plan.target.id,
         target_version=plan.target.version,
