@@ -10,6 +10,7 @@ Markdown) form is a method beside the data, so the CLI only chooses which to pri
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, computed_field
 
@@ -95,3 +96,27 @@ class Result(BaseModel):
             return None
         kind = _ERROR_FOR_EXIT.get(self.exit_code, NegativeVerdict)
         return kind(self.summary, self.advice or default_advice)
+
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class Listing(BaseModel, Generic[ItemT]):
+    """A read-only command's answer (services, history, ledger, ...): a list of items.
+
+    Its JSON form is the list itself (what scripts already read), not an object around it;
+    the other fields only shape the text form. It always succeeds: a failure is an error.
+    """
+
+    items: list[ItemT]
+
+    def json_document(self) -> list[Any]:
+        return [item.model_dump(mode="json") for item in self.items]
+
+    def render_text(self) -> str:
+        """The stdout form (a table, lines); "" prints nothing."""
+        raise NotImplementedError
+
+    def note(self) -> str:
+        """Talk for stderr after the text, e.g. that nothing matched ("" for none)."""
+        return ""

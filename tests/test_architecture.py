@@ -30,9 +30,6 @@ LONG_BODIES_PENDING: set[str] = {
     "db restore",
     "db snapshot",
     "sim serve",
-    "release",
-    "lock release",
-    "ledger",
 }
 BODY_LIMIT = 25
 

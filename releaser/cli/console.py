@@ -15,7 +15,7 @@ import click
 
 from releaser.errors import Declined, ReleaserError, UsageError
 from releaser.output import to_json
-from releaser.results import Result
+from releaser.results import Listing, Result
 
 _json_printed: list[bool] = []  # set once this run's JSON document is on stdout
 
@@ -98,14 +98,26 @@ class Console:
 
     # --- ending ----------------------------------------------------------------------------
 
-    def show(self, result: Result) -> None:
+    def show(self, result: Result | Listing[Any]) -> None:
         """Print ``result``: its JSON document, or its text with the verdict line coloured."""
+        if isinstance(result, Listing):
+            self._show_listing(result)
+            return
         if self.json:
             self.print_json(result.model_dump(mode="json"))
             return
         head, _, rest = result.render_text().partition("\n")
         colour = "green" if result.ok else "red"
         self.data(click.style(head, fg=colour, bold=True) + ("\n" + rest if rest else ""))
+
+    def _show_listing(self, listing: Listing[Any]) -> None:
+        if self.json:
+            self.print_json(listing.json_document())
+            return
+        if text := listing.render_text():
+            self.data(text)
+        if note := listing.note():
+            self.say(note)
 
     def finish(self, result: Result) -> None:
         """Print ``result`` and end the command with its exit code."""

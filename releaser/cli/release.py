@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from releaser.config import Config, ReleasePlan
     from releaser.release.deploy import DeployOptions
     from releaser.release.multi import ReleaseReport, ReleaseRun
+    from releaser.render.client import RenderClient
     from releaser.render.models import Service
 
 
@@ -91,7 +92,7 @@ def release(
     from releaser.cli.deploy import _watch_options
     from releaser.config import load_config
     from releaser.files import check_writable_file
-    from releaser.release.multi import execute_release, plan_release
+    from releaser.release.multi import execute_release
     from releaser.release.report import REPORT_HEAD
 
     if report_path is not None:
@@ -99,17 +100,10 @@ def release(
     if not dry_run:
         check_confirmable(yes)  # exit 2 before any request or lock
     config = load_config()
+    wanted = _release_plan(config, name).services
     options = _watch_options(timeout, soak, False, False, commit=commit, image=image)
     with render_client() as client:
-        services = [client.resolve_service(s) for s in _release_plan(config, name).services]
-        for svc in sorted(services, key=lambda s: s.id):  # one order: no two releases deadlock
-            hold(svc.id, svc.name, skip=dry_run)
-        select = _selector(changed_since, commit or "HEAD") if changed_since else None
-        run, report = plan_release(client, config, name, services, options, select)
-        for result in run.results:
-            console().say(f"{'include' if result.included else 'skip   '} {result.why}")
-        if report is None and dry_run:
-            report = run_report_dry(run, options)
+        run, report = _plan(client, config, name, wanted, options, changed_since, dry_run=dry_run)
         if report is None:
             confirm_write(
                 f"Release {name} ({options.what}) to {len(run.plans)} service(s)?", yes=yes
@@ -118,6 +112,31 @@ def release(
     if not dry_run:
         _note_services(report)
     _finish(report, report_path)
+
+
+def _plan(
+    client: RenderClient,
+    config: Config,
+    name: str,
+    wanted: list[str],
+    options: DeployOptions,
+    changed_since: str | None,
+    *,
+    dry_run: bool,
+) -> tuple[ReleaseRun, ReleaseReport | None]:
+    """Resolve and lock the services, run go-no-go: the run, and its report if it stops here."""
+    from releaser.release.multi import plan_release
+
+    services = [client.resolve_service(s) for s in wanted]
+    for svc in sorted(services, key=lambda s: s.id):  # one order: no two releases deadlock
+        hold(svc.id, svc.name, skip=dry_run)
+    select = _selector(changed_since, options.commit or "HEAD") if changed_since else None
+    run, report = plan_release(client, config, name, services, options, select)
+    for result in run.results:
+        console().say(f"{'include' if result.included else 'skip   '} {result.why}")
+    if report is None and dry_run:
+        report = run_report_dry(run, options)
+    return run, report
 
 
 def _release_plan(config: Config, name: str) -> ReleasePlan:
