@@ -98,20 +98,16 @@ class Result(BaseModel):
         return kind(self.summary, self.advice or default_advice)
 
 
-ItemT = TypeVar("ItemT", bound=BaseModel)
+class View(BaseModel):
+    """A read-only command's answer (services, history, env list, ...): data, no verdict.
 
-
-class Listing(BaseModel, Generic[ItemT]):
-    """A read-only command's answer (services, history, ledger, ...): a list of items.
-
-    Its JSON form is the list itself (what scripts already read), not an object around it;
-    the other fields only shape the text form. It always succeeds: a failure is an error.
+    It always succeeds (a failure is an error, not a view), so its text has no coloured
+    verdict line. Its JSON form is ``json_document()``: the model, unless a subclass keeps
+    an older shape that scripts read.
     """
 
-    items: list[ItemT]
-
-    def json_document(self) -> list[Any]:
-        return [item.model_dump(mode="json") for item in self.items]
+    def json_document(self) -> Any:
+        return self.model_dump(mode="json")
 
     def render_text(self) -> str:
         """The stdout form (a table, lines); "" prints nothing."""
@@ -120,3 +116,16 @@ class Listing(BaseModel, Generic[ItemT]):
     def note(self) -> str:
         """Talk for stderr after the text, e.g. that nothing matched ("" for none)."""
         return ""
+
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class Listing(View, Generic[ItemT]):
+    """A view of a list: its JSON form is the list itself, not an object around it; the
+    other fields of a subclass only shape the text form."""
+
+    items: list[ItemT]
+
+    def json_document(self) -> list[Any]:
+        return [item.model_dump(mode="json") for item in self.items]

@@ -21,8 +21,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "releaser"
 # here when its command reads parse, build, plan, confirm, execute, finish).
 LONG_BODIES_PENDING: set[str] = {
     "logs",
-    "env get",
-    "env list",
     "db drill",
     "db export",
     "db list",

@@ -15,7 +15,7 @@ import click
 
 from releaser.errors import Declined, ReleaserError, UsageError
 from releaser.output import to_json
-from releaser.results import Listing, Result
+from releaser.results import Result, View
 
 _json_printed: list[bool] = []  # set once this run's JSON document is on stdout
 
@@ -98,25 +98,28 @@ class Console:
 
     # --- ending ----------------------------------------------------------------------------
 
-    def show(self, result: Result | Listing[Any]) -> None:
+    def show(self, result: Result | View) -> None:
         """Print ``result``: its JSON document, or its text with the verdict line coloured."""
-        if isinstance(result, Listing):
-            self._show_listing(result)
+        if isinstance(result, View):
+            self._show_view(result)
             return
         if self.json:
             self.print_json(result.model_dump(mode="json"))
             return
-        head, _, rest = result.render_text().partition("\n")
+        text = result.render_text()
+        if not text:
+            return  # its story was told as it went (on stderr)
+        head, _, rest = text.partition("\n")
         colour = "green" if result.ok else "red"
         self.data(click.style(head, fg=colour, bold=True) + ("\n" + rest if rest else ""))
 
-    def _show_listing(self, listing: Listing[Any]) -> None:
+    def _show_view(self, view: View) -> None:
         if self.json:
-            self.print_json(listing.json_document())
+            self.print_json(view.json_document())
             return
-        if text := listing.render_text():
+        if text := view.render_text():
             self.data(text)
-        if note := listing.note():
+        if note := view.note():
             self.say(note)
 
     def finish(self, result: Result) -> None:
