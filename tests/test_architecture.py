@@ -26,7 +26,6 @@ LONG_BODIES_PENDING: set[str] = {
     "db prune",
     "db restore",
     "db snapshot",
-    "sim serve",
 }
 BODY_LIMIT = 25
 
