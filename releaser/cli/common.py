@@ -73,6 +73,8 @@ def write_report(path: str | None, markdown: str) -> None:
         write(Path(path), markdown, console().warn)
 
 
+# The two below are for the commands not yet on the console (cli/db*.py): new code calls
+# console().check_confirmable / console().confirm_write; delete these when nothing uses them.
 def check_confirmable(yes: bool) -> None:
     """Fail early (exit 2, before any request) when a write could not be confirmed."""
     console().check_confirmable(yes)

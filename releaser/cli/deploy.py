@@ -10,10 +10,8 @@ import click
 
 from releaser.cli.common import (
     check_commit,
-    check_confirmable,
     check_image,
     complete_service,
-    confirm_write,
     console_output,
     render_client,
     write_report,
@@ -124,7 +122,7 @@ def _run_deploy(
     if report_path is not None:
         check_writable_file(Path(report_path), "--report", REPORT_HEAD)
     if not dry_run:
-        check_confirmable(yes)  # exit 2 before any request, not after the checks
+        console().check_confirmable(yes)  # exit 2 before any request, not after the checks
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
@@ -141,7 +139,7 @@ def _run_deploy(
             _finish_deploy(plan_report(plan, "no_go"), report_path)
             return
         previous = f" (rollback target {plan.previous.id})" if plan.previous else ""
-        confirm_write(f"Deploy {options.what} to {svc.label}{previous}?", yes=yes)
+        console().confirm_write(f"Deploy {options.what} to {svc.label}{previous}?", yes=yes)
         clock = ServerClock(client.server_now)
         report = execute_deploy(client, plan, clock, progress=say)
     _finish_deploy(report, report_path)
@@ -308,7 +306,7 @@ def rollback(
     from releaser.release.watch import ServerClock
 
     if not dry_run:
-        check_confirmable(yes)  # exit 2 before any request
+        console().check_confirmable(yes)  # exit 2 before any request
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
@@ -319,7 +317,7 @@ def rollback(
             _finish_rollback(rollback_report(plan))
             return
         live = f" from {plan.live.id}" if plan.live else ""
-        confirm_write(
+        console().confirm_write(
             f"Roll {svc.label} back{live} to {plan.target.id} ({plan.target.version})?", yes=yes
         )
         clock = ServerClock(client.server_now)
@@ -404,7 +402,7 @@ def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool) -> Non
     from releaser.release import cancel as core
 
     if not dry_run:
-        check_confirmable(yes)  # exit 2 before any request
+        console().check_confirmable(yes)  # exit 2 before any request
     with render_client() as client:
         svc = client.resolve_service(service)
         running = core.find_running(client, svc, deploy_id)
@@ -412,7 +410,7 @@ def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool) -> Non
             console().finish(core.plan_report(client, svc, running))
             return
         question = f"Cancel {running.id} ({running.version}, {running.status}) on {svc.label}?"
-        confirm_write(question, yes=yes)
+        console().confirm_write(question, yes=yes)
         hold(svc.id, svc.name)
         report = core.cancel(client, svc, running)
     note(to_ref=running.id, verdict=report.outcome)

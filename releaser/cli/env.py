@@ -324,10 +324,8 @@ class _Write:
 
     def check_confirmable(self) -> None:
         """Exit 2 before any request when a real write could not be confirmed."""
-        from releaser.cli.common import check_confirmable
-
         if not self.dry_run:
-            check_confirmable(self.yes)
+            console().check_confirmable(self.yes)
 
 
 def _plan_lines(plan: EnvPlan) -> list[str]:
@@ -358,7 +356,6 @@ def _show_plan(prepared: PreparedChange) -> None:
 
 
 def _apply(client: RenderClient, prepared: PreparedChange, write: _Write) -> None:
-    from releaser.cli.common import confirm_write
     from releaser.release.envchange import DEFAULT_BACKUP_DIR, apply_change
 
     if prepared.plan.empty:
@@ -367,7 +364,7 @@ def _apply(client: RenderClient, prepared: PreparedChange, write: _Write) -> Non
         console().say("Dry run: nothing written.")
     else:
         name = prepared.service_name or prepared.service_id
-        confirm_write(f"Write these changes to {name}?", yes=write.yes)
+        console().confirm_write(f"Write these changes to {name}?", yes=write.yes)
     result = apply_change(
         client,
         prepared,

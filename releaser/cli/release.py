@@ -10,9 +10,7 @@ import click
 
 from releaser.cli.common import (
     check_commit,
-    check_confirmable,
     check_image,
-    confirm_write,
     console_output,
     render_client,
     write_report,
@@ -98,14 +96,14 @@ def release(
     if report_path is not None:
         check_writable_file(Path(report_path), "--report", REPORT_HEAD)
     if not dry_run:
-        check_confirmable(yes)  # exit 2 before any request or lock
+        console().check_confirmable(yes)  # exit 2 before any request or lock
     config = load_config()
     wanted = _release_plan(config, name).services
     options = _watch_options(timeout, soak, False, False, commit=commit, image=image)
     with render_client() as client:
         run, report = _plan(client, config, name, wanted, options, changed_since, dry_run=dry_run)
         if report is None:
-            confirm_write(
+            console().confirm_write(
                 f"Release {name} ({options.what}) to {len(run.plans)} service(s)?", yes=yes
             )
             report = execute_release(client, run, options, progress=console().say)
