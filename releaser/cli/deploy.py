@@ -22,6 +22,7 @@ from releaser.cli.guard import audited, ci_annotations, hold, note
 if TYPE_CHECKING:
     from releaser.release.deploy import DeployOptions
     from releaser.release.report import DeployReport, RollbackReport
+    from releaser.release.rollback import RollbackPlan
 
 
 # The watch's own flags: deploy, promote and watch share them (same names, defaults, help).
@@ -112,7 +113,6 @@ def _run_deploy(
     report_path: str | None,
     promote_from: str | None = None,
 ) -> None:
-    from releaser.cli.console import say
     from releaser.config import load_config
     from releaser.files import check_writable_file
     from releaser.release.deploy import execute_deploy, plan_deploy, plan_report
@@ -130,7 +130,7 @@ def _run_deploy(
         if promote_from is not None:
             from releaser.release.promote import promotion_options
 
-            options = promotion_options(client, promote_from, svc, options, progress=say)
+            options = promotion_options(client, promote_from, svc, options, progress=console().say)
         plan = plan_deploy(client, config, svc, options)
         if dry_run:
             _finish_deploy(plan_report(plan, "dry_run"), report_path)
@@ -141,7 +141,7 @@ def _run_deploy(
         previous = f" (rollback target {plan.previous.id})" if plan.previous else ""
         console().confirm_write(f"Deploy {options.what} to {svc.label}{previous}?", yes=yes)
         clock = ServerClock(client.server_now)
-        report = execute_deploy(client, plan, clock, progress=say)
+        report = execute_deploy(client, plan, clock, progress=console().say)
     _finish_deploy(report, report_path)
 
 
@@ -263,6 +263,11 @@ def _finish_rollback(report: RollbackReport) -> None:
     console().finish(report)
 
 
+def _rollback_question(plan: RollbackPlan) -> str:
+    live = f" from {plan.live.id}" if plan.live else ""
+    return f"Roll {plan.service.label} back{live} to {plan.target.id} ({plan.target.version})?"
+
+
 @click.command()
 @click.argument("service", shell_complete=complete_service)
 @click.option(
@@ -300,7 +305,6 @@ def rollback(
       releaser rollback web --to previous
       releaser rollback web --to dep-d0abc123 --dry-run
     """
-    from releaser.cli.console import say
     from releaser.config import load_config
     from releaser.release.rollback import execute_rollback, plan_rollback, rollback_report
     from releaser.release.watch import ServerClock
@@ -316,13 +320,14 @@ def rollback(
         if dry_run:
             _finish_rollback(rollback_report(plan))
             return
-        live = f" from {plan.live.id}" if plan.live else ""
-        console().confirm_write(
-            f"Roll {svc.label} back{live} to {plan.target.id} ({plan.target.version})?", yes=yes
-        )
-        clock = ServerClock(client.server_now)
+        console().confirm_write(_rollback_question(plan), yes=yes)
         report = execute_rollback(
-            client, plan, clock, wait=not no_wait, health_path=rules.health_path, progress=say
+            client,
+            plan,
+            ServerClock(client.server_now),
+            wait=not no_wait,
+            health_path=rules.health_path,
+            progress=console().say,
         )
     _finish_rollback(report)
 
@@ -358,7 +363,6 @@ def watch(
     Example:
       releaser watch web dep-d0abc123 --rollback-on-failure --report release.md
     """
-    from releaser.cli.console import say
     from releaser.config import load_config
     from releaser.files import check_writable_file
     from releaser.release.deploy import attach_plan, execute_deploy
@@ -375,7 +379,7 @@ def watch(
         hold(svc.id, svc.name)
         plan, running = attach_plan(client, config, svc, deploy_id, options)
         clock = ServerClock(client.server_now)
-        report = execute_deploy(client, plan, clock, progress=say, attach=running)
+        report = execute_deploy(client, plan, clock, progress=console().say, attach=running)
     _finish_deploy(report, report_path)
 
 
