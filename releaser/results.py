@@ -10,7 +10,7 @@ Markdown) form is a method beside the data, so the CLI only chooses which to pri
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, computed_field
 
@@ -108,3 +108,36 @@ class Result(BaseModel):
             return None
         kind = _ERROR_FOR_EXIT.get(self.exit_code, NegativeVerdict)
         return kind(self.summary, self.advice or default_advice)
+
+
+class View(BaseModel):
+    """A read-only command's answer (services, history, env list, ...): data, no verdict.
+
+    It always succeeds (a failure is an error, not a view), so its text has no coloured
+    verdict line. Its JSON form is ``json_document()``: the model, unless a subclass keeps
+    an older shape that scripts read.
+    """
+
+    def json_document(self) -> Any:
+        return self.model_dump(mode="json")
+
+    def render_text(self) -> str:
+        """The stdout form (a table, lines); "" prints nothing."""
+        raise NotImplementedError
+
+    def note(self) -> str:
+        """Talk for stderr after the text, e.g. that nothing matched ("" for none)."""
+        return ""
+
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class Listing(View, Generic[ItemT]):
+    """A view of a list: its JSON form is the list itself, not an object around it; the
+    other fields of a subclass only shape the text form."""
+
+    items: list[ItemT]
+
+    def json_document(self) -> list[Any]:
+        return [item.model_dump(mode="json") for item in self.items]

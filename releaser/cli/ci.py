@@ -15,8 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import click
-
+from releaser.cli.console import say
 from releaser.errors import UsageError
 
 
@@ -31,7 +30,7 @@ def _append(path: str, text: str) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
         why = "it is a symlink" if exc.errno == errno.ELOOP else exc.strerror
-        click.echo(f"Warning: cannot write the GitHub file {path}: {why}", err=True)
+        say(f"Warning: cannot write the GitHub file {path}: {why}")
         return
     with os.fdopen(fd, "a", encoding="utf-8") as handle:
         handle.write(text)
@@ -65,7 +64,7 @@ def publish_github(
     if environ.get("GITHUB_ACTIONS") != "true":
         return
     for level, text in annotations:
-        click.echo(f"::{level}::{_escape(text)}", err=True)
+        say(f"::{level}::{_escape(text)}")
     summary = environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         body = markdown or (
@@ -107,10 +106,7 @@ def notify(url: str, outputs: Mapping[str, str], service: str | None, ci_url: st
     try:
         response = httpx.post(url, json={"text": text}, timeout=10.0)
     except httpx.HTTPError as exc:
-        click.echo(f"Warning: the notification to {host} failed: {type(exc).__name__}", err=True)
+        say(f"Warning: the notification to {host} failed: {type(exc).__name__}")
         return
     if response.status_code >= 300:
-        click.echo(
-            f"Warning: the notification to {host} was refused (HTTP {response.status_code})",
-            err=True,
-        )
+        say(f"Warning: the notification to {host} was refused (HTTP {response.status_code})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -15,15 +16,24 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-output_option = click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for people, json (one document on stdout) for scripts.",
-    callback=set_output,
-)
+
+def _output_option(expose_value: bool) -> Callable[[F], F]:
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="table for people, json (one document on stdout) for scripts.",
+        callback=set_output,
+        expose_value=expose_value,
+    )
+
+
+# ``-o``: the console learns the format (``console().json``); a command that prints through
+# ``console().show/finish`` does not read it, so it takes ``console_output`` instead.
+output_option = _output_option(True)
+console_output = _output_option(False)
 
 
 def complete_service(
@@ -55,6 +65,16 @@ def render_client() -> RenderClient:
     return RenderClient.from_env(on_retry=say)
 
 
+def write_report(path: str | None, markdown: str) -> None:
+    """``--report FILE``: write the markdown; a failure to write is a warning, not the verdict."""
+    from releaser.release.report import write_report as write
+
+    if path:
+        write(Path(path), markdown, console().warn)
+
+
+# The two below are for the commands not yet on the console (cli/db*.py): new code calls
+# console().check_confirmable / console().confirm_write; delete these when nothing uses them.
 def check_confirmable(yes: bool) -> None:
     """Fail early (exit 2, before any request) when a write could not be confirmed."""
     console().check_confirmable(yes)

@@ -15,7 +15,7 @@ import click
 
 from releaser.errors import Declined, ReleaserError, UsageError
 from releaser.output import to_json
-from releaser.results import Result
+from releaser.results import Result, View
 
 _json_printed: list[bool] = []  # set once this run's JSON document is on stdout
 
@@ -98,13 +98,27 @@ class Console:
 
     # --- ending ----------------------------------------------------------------------------
 
-    def show(self, result: Result) -> None:
+    def show(self, result: Result | View) -> None:
         """Print ``result``: its JSON document, or its text coloured for a terminal (click strips
         the colour in pipes and with --no-color)."""
+        if isinstance(result, View):
+            self._show_view(result)
+            return
         if self.json:
             self.print_json(result.model_dump(mode="json"))
             return
+        if not result.render_text():
+            return  # its story was told as it went (on stderr)
         self.data(result.render_terminal(click.style))
+
+    def _show_view(self, view: View) -> None:
+        if self.json:
+            self.print_json(view.json_document())
+            return
+        if text := view.render_text():
+            self.data(text)
+        if note := view.note():
+            self.say(note)
 
     def finish(self, result: Result) -> None:
         """Print ``result`` and end the command with its exit code."""

@@ -10,18 +10,19 @@ import click
 
 from releaser.cli.common import (
     check_commit,
-    check_confirmable,
     check_image,
     complete_service,
-    confirm_write,
-    output_option,
+    console_output,
     render_client,
+    write_report,
 )
+from releaser.cli.console import console
 from releaser.cli.guard import audited, ci_annotations, hold, note
 
 if TYPE_CHECKING:
     from releaser.release.deploy import DeployOptions
     from releaser.release.report import DeployReport, RollbackReport
+    from releaser.release.rollback import RollbackPlan
 
 
 # The watch's own flags: deploy, promote and watch share them (same names, defaults, help).
@@ -59,7 +60,7 @@ def _deploy_options(func: Any) -> Any:
         click.option("--dry-run", is_flag=True, help="Print the plan; write nothing."),
         click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation."),
         _REPORT,
-        output_option,
+        console_output,
     ]
     for option in reversed(options):
         func = option(func)
@@ -94,45 +95,13 @@ def _watch_options(
     )
 
 
-def _finish_deploy(report: DeployReport, output: str, report_path: str | None) -> None:
-    """Print the report, write the markdown, and exit with the report's code."""
-    from releaser.cli.console import print_json
-    from releaser.errors import NegativeVerdict, UnsafeState
-    from releaser.release.report import render_markdown, render_text
-
+def _finish_deploy(report: DeployReport, report_path: str | None) -> None:
+    """Note the run for the ledger, write the markdown, print, exit with the report's code."""
     note(from_ref=report.previous_deploy_id, to_ref=report.deploy_id, verdict=report.outcome)
-    note(report=render_markdown(report), annotations=ci_annotations(report.checks, report.warnings))
-    if report_path:
-        _write_report(Path(report_path), render_markdown(report))
-    if output == "json":
-        print_json(report.model_dump(mode="json"))
-    else:
-        head, _, rest = render_text(report).partition("\n")
-        colour = "green" if report.exit_code == 0 else "red"  # terminal only (click strips it)
-        click.echo(click.style(head, fg=colour, bold=True) + ("\n" + rest if rest else ""))
-    if report.exit_code == 4:
-        raise UnsafeState(
-            report.summary, f"A human is needed: {report.undo_command or 'check releaser status'}"
-        )
-    if report.exit_code == 1:
-        advice = report.advice or (
-            "See the report above" if output != "json" else "See the JSON report"
-        )
-        raise NegativeVerdict(report.summary, advice)
-
-
-def _write_report(path: Path, markdown: str) -> None:
-    """Write the markdown report; whatever happens to the file, the verdict stands."""
-    from releaser.cli.console import say
-    from releaser.errors import ReleaserError
-    from releaser.files import write_private
-
-    try:
-        write_private(path, markdown)
-    except (OSError, ReleaserError) as exc:
-        # The deploy happened: its outcome and exit code matter more than the file.
-        why = exc.strerror if isinstance(exc, OSError) else exc.message
-        say(f"Warning: could not write the report to {path} ({why}); see below.")
+    markdown = report.render_markdown()
+    note(report=markdown, annotations=ci_annotations(report.checks, report.warnings))
+    write_report(report_path, markdown)
+    console().finish(report)
 
 
 def _run_deploy(
@@ -141,11 +110,9 @@ def _run_deploy(
     *,
     dry_run: bool,
     yes: bool,
-    output: str,
     report_path: str | None,
     promote_from: str | None = None,
 ) -> None:
-    from releaser.cli.console import say
     from releaser.config import load_config
     from releaser.files import check_writable_file
     from releaser.release.deploy import execute_deploy, plan_deploy, plan_report
@@ -155,7 +122,7 @@ def _run_deploy(
     if report_path is not None:
         check_writable_file(Path(report_path), "--report", REPORT_HEAD)
     if not dry_run:
-        check_confirmable(yes)  # exit 2 before any request, not after the checks
+        console().check_confirmable(yes)  # exit 2 before any request, not after the checks
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
@@ -163,20 +130,19 @@ def _run_deploy(
         if promote_from is not None:
             from releaser.release.promote import promotion_options
 
-            options = promotion_options(client, promote_from, svc, options, progress=say)
+            options = promotion_options(client, promote_from, svc, options, progress=console().say)
         plan = plan_deploy(client, config, svc, options)
         if dry_run:
-            _finish_deploy(plan_report(plan, "dry_run"), output, report_path)
+            _finish_deploy(plan_report(plan, "dry_run"), report_path)
             return
         if plan.refusal:
-            report = plan_report(plan, "no_go")
-            _finish_deploy(report, output, report_path)
+            _finish_deploy(plan_report(plan, "no_go"), report_path)
             return
         previous = f" (rollback target {plan.previous.id})" if plan.previous else ""
-        confirm_write(f"Deploy {options.what} to {svc.label}{previous}?", yes=yes)
+        console().confirm_write(f"Deploy {options.what} to {svc.label}{previous}?", yes=yes)
         clock = ServerClock(client.server_now)
-        report = execute_deploy(client, plan, clock, progress=say)
-    _finish_deploy(report, output, report_path)
+        report = execute_deploy(client, plan, clock, progress=console().say)
+    _finish_deploy(report, report_path)
 
 
 @click.command()
@@ -207,7 +173,6 @@ def deploy(
     dry_run: bool,
     yes: bool,
     report_path: str | None,
-    output: str,
 ) -> None:
     """Deploy SERVICE, watch it, and roll back if it turns bad.
 
@@ -236,7 +201,7 @@ def deploy(
         deploy_only=deploy_only,
         clear_cache=clear_cache,
     )
-    _run_deploy(service, options, dry_run=dry_run, yes=yes, output=output, report_path=report_path)
+    _run_deploy(service, options, dry_run=dry_run, yes=yes, report_path=report_path)
 
 
 @click.command()
@@ -266,7 +231,6 @@ def promote(
     dry_run: bool,
     yes: bool,
     report_path: str | None,
-    output: str,
 ) -> None:
     """Deploy to production exactly what is live and healthy on staging.
 
@@ -283,17 +247,12 @@ def promote(
         _watch_options(timeout, soak, no_rollback, skip_checks),
         dry_run=dry_run,
         yes=yes,
-        output=output,
         report_path=report_path,
         promote_from=from_service,
     )
 
 
-def _finish_rollback(report: RollbackReport, output: str) -> None:
-    from releaser.cli.console import print_json
-    from releaser.errors import UnsafeState
-    from releaser.release.report import render_rollback_text
-
+def _finish_rollback(report: RollbackReport) -> None:
     note(from_ref=report.live_deploy_id, to_ref=report.target_deploy_id, verdict=report.outcome)
     detail: dict[str, str] = {}
     if report.rollback_deploy_id:
@@ -301,12 +260,12 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
     if report.autodeploy:  # an autodeploy change is a write of its own: the ledger says so
         detail["autodeploy"] = report.autodeploy
     note(detail=detail or None)
-    if output == "json":
-        print_json(report.model_dump(mode="json"))
-    else:
-        click.echo(render_rollback_text(report))
-    if report.exit_code == 4:
-        raise UnsafeState(report.summary, "A human is needed: check 'releaser status' and the logs")
+    console().finish(report)
+
+
+def _rollback_question(plan: RollbackPlan) -> str:
+    live = f" from {plan.live.id}" if plan.live else ""
+    return f"Roll {plan.service.label} back{live} to {plan.target.id} ({plan.target.version})?"
 
 
 @click.command()
@@ -325,7 +284,7 @@ def _finish_rollback(report: RollbackReport, output: str) -> None:
 @click.option("--no-wait", is_flag=True, help="Start the rollback and return.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-@output_option
+@console_output
 @audited("rollback")
 def rollback(
     service: str,
@@ -334,7 +293,6 @@ def rollback(
     no_wait: bool,
     dry_run: bool,
     yes: bool,
-    output: str,
 ) -> None:
     """Roll SERVICE back to a previous deploy, fast (Render reuses the build).
 
@@ -347,13 +305,12 @@ def rollback(
       releaser rollback web --to previous
       releaser rollback web --to dep-d0abc123 --dry-run
     """
-    from releaser.cli.console import say
     from releaser.config import load_config
     from releaser.release.rollback import execute_rollback, plan_rollback, rollback_report
     from releaser.release.watch import ServerClock
 
     if not dry_run:
-        check_confirmable(yes)  # exit 2 before any request
+        console().check_confirmable(yes)  # exit 2 before any request
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
@@ -361,17 +318,18 @@ def rollback(
         rules = config.rules_for(svc.id, svc.name)
         plan = plan_rollback(client, svc, to, keep_autodeploy=keep_autodeploy, rules=rules)
         if dry_run:
-            _finish_rollback(rollback_report(plan), output)
+            _finish_rollback(rollback_report(plan))
             return
-        live = f" from {plan.live.id}" if plan.live else ""
-        confirm_write(
-            f"Roll {svc.label} back{live} to {plan.target.id} ({plan.target.version})?", yes=yes
-        )
-        clock = ServerClock(client.server_now)
+        console().confirm_write(_rollback_question(plan), yes=yes)
         report = execute_rollback(
-            client, plan, clock, wait=not no_wait, health_path=rules.health_path, progress=say
+            client,
+            plan,
+            ServerClock(client.server_now),
+            wait=not no_wait,
+            health_path=rules.health_path,
+            progress=console().say,
         )
-    _finish_rollback(report, output)
+    _finish_rollback(report)
 
 
 @click.command()
@@ -385,7 +343,7 @@ def rollback(
     help="If it turns bad after live, roll back to the previous deploy (default: report only).",
 )
 @_REPORT
-@output_option
+@console_output
 @audited("watch")
 def watch(
     service: str,
@@ -394,7 +352,6 @@ def watch(
     soak: str,
     rollback_on_failure: bool,
     report_path: str | None,
-    output: str,
 ) -> None:
     """Re-attach to a running deploy of SERVICE and judge it like 'releaser deploy'.
 
@@ -406,7 +363,6 @@ def watch(
     Example:
       releaser watch web dep-d0abc123 --rollback-on-failure --report release.md
     """
-    from releaser.cli.console import say
     from releaser.config import load_config
     from releaser.files import check_writable_file
     from releaser.release.deploy import attach_plan, execute_deploy
@@ -423,8 +379,8 @@ def watch(
         hold(svc.id, svc.name)
         plan, running = attach_plan(client, config, svc, deploy_id, options)
         clock = ServerClock(client.server_now)
-        report = execute_deploy(client, plan, clock, progress=say, attach=running)
-    _finish_deploy(report, output, report_path)
+        report = execute_deploy(client, plan, clock, progress=console().say, attach=running)
+    _finish_deploy(report, report_path)
 
 
 @click.command()
@@ -432,9 +388,9 @@ def watch(
 @click.argument("deploy_id", required=False)
 @click.option("--dry-run", is_flag=True, help="Print what would be canceled; write nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-@output_option
+@console_output
 @audited("cancel")
-def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool, output: str) -> None:
+def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool) -> None:
     """Cancel a running deploy of SERVICE (DEPLOY_ID, or the newest in progress).
 
     The live deploy keeps serving. One cancel request, then the status is read back.
@@ -447,30 +403,19 @@ def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool, output
     Example:
       releaser cancel web dep-d0abc123 --yes
     """
-    from releaser.cli.console import print_json
-    from releaser.errors import EnvironmentProblem, NegativeVerdict
     from releaser.release import cancel as core
 
     if not dry_run:
-        check_confirmable(yes)  # exit 2 before any request
+        console().check_confirmable(yes)  # exit 2 before any request
     with render_client() as client:
         svc = client.resolve_service(service)
         running = core.find_running(client, svc, deploy_id)
         if dry_run:
-            report = core.plan_report(client, svc, running)
-        else:
-            question = f"Cancel {running.id} ({running.version}, {running.status}) on {svc.label}?"
-            confirm_write(question, yes=yes)
-            hold(svc.id, svc.name)
-            report = core.cancel(client, svc, running)
-            note(to_ref=running.id, verdict=report.outcome)
-    if output == "json":
-        print_json(report.model_dump(mode="json"))
-    else:
-        click.echo(f"{report.outcome.upper().replace('_', ' ')}: {report.summary}")
-    if report.exit_code == 1:
-        raise NegativeVerdict(report.summary, "Nothing was canceled")
-    if report.exit_code == 3:
-        raise EnvironmentProblem(
-            report.summary, f"Check 'releaser status {svc.id}' before trying again"
-        )
+            console().finish(core.plan_report(client, svc, running))
+            return
+        question = f"Cancel {running.id} ({running.version}, {running.status}) on {svc.label}?"
+        console().confirm_write(question, yes=yes)
+        hold(svc.id, svc.name)
+        report = core.cancel(client, svc, running)
+    note(to_ref=running.id, verdict=report.outcome)
+    console().finish(report)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from releaser.cli.common import output_option, render_client
+from releaser.cli.common import console_output, render_client
+from releaser.cli.console import console
 from releaser.cli.guard import audited, hold, note
 
 if TYPE_CHECKING:
-    from releaser.config import ServiceRules
     from releaser.release.envchange import EnvChangeResult, EnvPlan, PreparedChange
     from releaser.render.client import RenderClient
 
@@ -67,8 +67,8 @@ def env() -> None:
 
 @env.command("list")
 @click.argument("service")
-@output_option
-def env_list(service: str, output: str) -> None:
+@console_output
+def env_list(service: str) -> None:
     """List SERVICE's variables: key, source (service or env group), masked value.
 
     \b
@@ -76,58 +76,15 @@ def env_list(service: str, output: str) -> None:
       releaser env list web
       releaser env list web -o json | jq -r '.[].key'
     """
-    from releaser.cli.console import print_json
     from releaser.config import load_config
-    from releaser.output import table
     from releaser.release.envchange import read_service_env
+    from releaser.release.envview import env_vars
 
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)
         service_env = read_service_env(client, svc)
-    rules = config.rules_for(svc.id, svc.name)
-    env_rows = service_env.rows()  # every value, overridden group ones too
-    secrets = [r.value for r in env_rows if is_masked(r.key, r.value, rules)]
-    rows = [
-        {
-            "key": row.key,
-            "source": row.source,
-            "overridden": row.overridden,
-            "secret": is_masked(row.key, row.value, rules),
-            "value": shown_value(row.key, row.value, rules, secrets),
-        }
-        for row in env_rows
-    ]
-    if output == "json":
-        print_json(rows)
-        return
-    body = [
-        [
-            r["key"],
-            f"{r['source']} (overridden)" if r["overridden"] else r["source"],
-            r["value"],
-        ]
-        for r in rows
-    ]
-    click.echo(table(body, ["key", "source", "value"]) if body else f"No variables on {svc.label}.")
-
-
-def is_masked(key: str, value: str, rules: ServiceRules) -> bool:
-    """A value shown only as length and fingerprint: by its key's name, or by its look."""
-    from releaser.redaction import looks_like_credential
-
-    return rules.is_secret(key) or looks_like_credential(value)
-
-
-def shown_value(key: str, value: str, rules: ServiceRules, secrets: list[str]) -> str:
-    """What ``env list`` may show: secrets masked whole, credentials inside masked, no
-    other secret inside, control characters spelled out."""
-    from releaser.output import mask, redact
-
-    if is_masked(key, value, rules):
-        return mask(value)
-    shown = redact(value, secrets)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    console().show(env_vars(service_env, config.rules_for(svc.id, svc.name), svc.label))
 
 
 @env.command("get")
@@ -138,8 +95,8 @@ def shown_value(key: str, value: str, rules: ServiceRules, secrets: list[str]) -
     is_flag=True,
     help="Print the value itself; only to a terminal, never into a pipe, file or CI log.",
 )
-@output_option
-def env_get(service: str, key: str, reveal: bool, output: str) -> None:
+@console_output
+def env_get(service: str, key: str, reveal: bool) -> None:
     """Show one of SERVICE's variables: masked as in 'env list' unless --reveal.
 
     \b
@@ -148,10 +105,10 @@ def env_get(service: str, key: str, reveal: bool, output: str) -> None:
       releaser env get web DATABASE_URL --reveal
     """
     from releaser.cli import console as terminal
-    from releaser.cli.console import print_json
     from releaser.config import load_config
     from releaser.errors import NotFoundError, UsageError
     from releaser.release.envchange import read_service_env
+    from releaser.release.envview import env_value
 
     if reveal and not terminal.stdout_is_tty():
         raise UsageError(
@@ -162,27 +119,14 @@ def env_get(service: str, key: str, reveal: bool, output: str) -> None:
     with render_client() as client:
         svc = client.resolve_service(service)
         service_env = read_service_env(client, svc)
-    rules = config.rules_for(svc.id, svc.name)
-    effective = service_env.effective()
-    if key not in effective:
+    if key not in service_env.effective():
         raise NotFoundError(
             f"{svc.label} has no variable {key!r}", f"List them with 'releaser env list {svc.id}'"
         )
-    value = effective[key]
     if reveal:
-        click.echo(value)
+        console().data(service_env.effective()[key])
         return
-    secrets = [v for k, v in effective.items() if is_masked(k, v, rules)]
-    row = {
-        "key": key,
-        "source": service_env.sources()[key],
-        "secret": is_masked(key, value, rules),
-        "value": shown_value(key, value, rules, secrets),
-    }
-    if output == "json":
-        print_json(row)
-        return
-    click.echo(row["value"])
+    console().show(env_value(service_env, config.rules_for(svc.id, svc.name), key))
 
 
 @env.command("diff")
@@ -193,8 +137,8 @@ def env_get(service: str, key: str, reveal: bool, output: str) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="The local .env file to compare.",
 )
-@output_option
-def env_diff(service: str, env_file: Path, output: str) -> None:
+@console_output
+def env_diff(service: str, env_file: Path) -> None:
     """Compare SERVICE's variables (env groups included) with a local .env file.
 
     Shows keys missing on Render, keys only on Render and values that differ (masked:
@@ -204,10 +148,9 @@ def env_diff(service: str, env_file: Path, output: str) -> None:
     Example:
       releaser env diff web --env-file .env.production
     """
-    from releaser.cli.console import print_json
-    from releaser.output import table
     from releaser.release.envchange import read_service_env
     from releaser.release.envfile import read_env_file
+    from releaser.release.envview import EnvDiff
     from releaser.release.gonogo import drift_rows
 
     local = read_env_file(env_file)  # bad file: exit 2 before any API call
@@ -215,21 +158,7 @@ def env_diff(service: str, env_file: Path, output: str) -> None:
         svc = client.resolve_service(service)
         service_env = read_service_env(client, svc)
     rows = drift_rows(local, service_env)
-    if output == "json":
-        print_json(rows)
-        return
-    body = [
-        [r["key"], r["status"], r["source"], r["local"], r["render"], r["shell_unsafe"]]
-        for r in rows
-    ]
-    headers = ["key", "status", "source", f"{env_file}", "render", "not safe to source"]
-    click.echo(table(body, headers) if body else "Both sides are empty.")
-    differing = [r for r in rows if r["status"] != "same"]
-    click.echo(
-        f"{len(differing)} of {len(rows)} keys differ."
-        if differing
-        else f"{svc.label} and {env_file} agree."
-    )
+    console().show(EnvDiff(rows=rows, env_file=str(env_file), label=svc.label))
 
 
 @env.command("set")
@@ -250,7 +179,7 @@ def env_diff(service: str, env_file: Path, output: str) -> None:
     help="Write even if a new value fails its declared type or the secret rules.",
 )
 @_backup_dir_option
-@output_option
+@console_output
 @audited("env set")
 def env_set(
     service: str,
@@ -262,7 +191,6 @@ def env_set(
     deploy: bool,
     force: bool,
     backup_dir: Path | None,
-    output: str,
 ) -> None:
     """Set or remove variables on SERVICE, keeping every other variable.
 
@@ -288,7 +216,7 @@ def env_set(
         raise UsageError(
             "nothing to change", "Pass KEY=VALUE arguments, --from-file FILE or --unset KEY"
         )
-    _change(service, sets, list(unset), force, _Write(dry_run, yes, deploy, backup_dir, output))
+    _change(service, sets, list(unset), force, _Write(dry_run, yes, deploy, backup_dir))
 
 
 @env.command("unset")
@@ -298,7 +226,7 @@ def env_set(
 @_yes_option
 @_deploy_option
 @_backup_dir_option
-@output_option
+@console_output
 def env_unset(
     service: str,
     keys: tuple[str, ...],
@@ -306,7 +234,6 @@ def env_unset(
     yes: bool,
     deploy: bool,
     backup_dir: Path | None,
-    output: str,
 ) -> None:
     """Remove KEY... from SERVICE; every other variable stays.
 
@@ -317,7 +244,7 @@ def env_unset(
     Example:
       releaser env unset web OLD_FLAG LEGACY_URL --dry-run
     """
-    _change(service, {}, list(keys), False, _Write(dry_run, yes, deploy, backup_dir, output))
+    _change(service, {}, list(keys), False, _Write(dry_run, yes, deploy, backup_dir))
 
 
 def _change(
@@ -335,7 +262,7 @@ def _change(
         hold(svc.id, svc.name, skip=write.dry_run)
         rules = config.rules_for(svc.id, svc.name)
         prepared = prepare_set(svc, read_service_env(client, svc), rules, sets, unsets)
-        _show_plan(prepared, write.output)
+        _show_plan(prepared)
         if prepared.problems and not force:
             raise UsageError(
                 f"refusing to write: {'; '.join(prepared.problems)}",
@@ -351,7 +278,7 @@ def _change(
 @_yes_option
 @_deploy_option
 @_backup_dir_option
-@output_option
+@console_output
 @audited("env restore")
 def env_restore(
     service: str,
@@ -360,7 +287,6 @@ def env_restore(
     yes: bool,
     deploy: bool,
     backup_dir: Path | None,
-    output: str,
 ) -> None:
     """Put SERVICE's variables back exactly as saved in BACKUP_FILE.
 
@@ -374,13 +300,13 @@ def env_restore(
     from releaser.release.envchange import prepare_restore, read_backup, read_service_env
 
     backup = read_backup(backup_file)  # bad file: exit 2 before any API call
-    write = _Write(dry_run, yes, deploy, backup_dir, output)
+    write = _Write(dry_run, yes, deploy, backup_dir)
     write.check_confirmable()
     with render_client() as client:
         svc = client.resolve_service(service)
         hold(svc.id, svc.name, skip=dry_run)
         prepared = prepare_restore(svc, read_service_env(client, svc), backup)
-        _show_plan(prepared, output)
+        _show_plan(prepared)
         _apply(client, prepared, write)
 
 
@@ -395,14 +321,11 @@ class _Write:
     yes: bool
     deploy: bool
     backup_dir: Path | None
-    output: str
 
     def check_confirmable(self) -> None:
         """Exit 2 before any request when a real write could not be confirmed."""
-        from releaser.cli.common import check_confirmable
-
         if not self.dry_run:
-            check_confirmable(self.yes)
+            console().check_confirmable(self.yes)
 
 
 def _plan_lines(plan: EnvPlan) -> list[str]:
@@ -416,7 +339,7 @@ def _plan_lines(plan: EnvPlan) -> list[str]:
     return lines
 
 
-def _show_plan(prepared: PreparedChange, output: str) -> None:
+def _show_plan(prepared: PreparedChange) -> None:
     label = f"{prepared.service_name} ({prepared.service_id})"
     plan = prepared.plan
     text = "\n".join(
@@ -427,28 +350,21 @@ def _show_plan(prepared: PreparedChange, output: str) -> None:
         ]
     )
     # The plan is the data of a table run; with -o json it is talk and the JSON comes last.
-    click.echo(text, err=output == "json")
+    (console().say if console().json else console().data)(text)
     for problem in prepared.problems:
-        click.echo(f"Warning: {problem}", err=True)
-
-
-def _confirm(prepared: PreparedChange, yes: bool) -> None:
-    from releaser.cli.common import confirm_write
-
-    confirm_write(
-        f"Write these changes to {prepared.service_name or prepared.service_id}?", yes=yes
-    )
+        console().warn(problem)
 
 
 def _apply(client: RenderClient, prepared: PreparedChange, write: _Write) -> None:
     from releaser.release.envchange import DEFAULT_BACKUP_DIR, apply_change
 
     if prepared.plan.empty:
-        click.echo("Nothing to change.", err=True)
+        console().say("Nothing to change.")
     elif write.dry_run:
-        click.echo("Dry run: nothing written.", err=True)
+        console().say("Dry run: nothing written.")
     else:
-        _confirm(prepared, write.yes)
+        name = prepared.service_name or prepared.service_id
+        console().confirm_write(f"Write these changes to {name}?", yes=write.yes)
     result = apply_change(
         client,
         prepared,
@@ -456,22 +372,17 @@ def _apply(client: RenderClient, prepared: PreparedChange, write: _Write) -> Non
         dry_run=write.dry_run,
         deploy=write.deploy,
     )
-    _report(result, write.output)
+    _report(result)
 
 
-def _report(result: EnvChangeResult, output: str) -> None:
-    from releaser.cli.console import print_json, say
-
+def _report(result: EnvChangeResult) -> None:
+    say = console().say
     plan, keys = result.plan, ("added", "changed", "removed")  # keys only, never values
     note(detail={k: list(getattr(plan, k)) for k in keys} | {"written": result.written})
     if result.backup_path:
         say(f"Saved the previous variables to {result.backup_path} (mode 0600: it holds secrets).")
     if result.written:
-        plan = result.plan
-        say(
-            f"Wrote {len(plan.added) + len(plan.changed) + len(plan.removed)} change(s) "
-            f"to {result.service_name or result.service_id}."
-        )
+        say(f"Wrote {plan.size} change(s) to {result.service_name or result.service_id}.")
         if result.deploy_status:
             what = result.deploy_id or "a deploy"
             say(
@@ -484,6 +395,4 @@ def _report(result: EnvChangeResult, output: str) -> None:
                 "deploy from the Render dashboard."
             )
         say(f"Undo: releaser env restore {result.service_id} {result.backup_path}")
-    if output == "json":
-        data: dict[str, Any] = result.model_dump(mode="json")
-        print_json(data)
+    console().finish(result)

@@ -6,10 +6,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from releaser.cli.common import complete_service, output_option, render_client
+from releaser.cli.common import complete_service, console_output, render_client
+from releaser.cli.console import console
 
 if TYPE_CHECKING:
-    from releaser.render.models import LogEntry
+    from datetime import datetime
+
+    from releaser.render.client import RenderClient
+    from releaser.render.models import LogEntry, Service
 
 
 @click.command()
@@ -35,7 +39,7 @@ if TYPE_CHECKING:
     help="Keep printing new lines (history first; reconnects; Ctrl-C stops, exit 0). "
     "With -o json, one JSON object per line.",
 )
-@output_option
+@console_output
 def logs(
     service: str,
     since: str | None,
@@ -43,7 +47,6 @@ def logs(
     level: str | None,
     tail: int | None,
     follow: bool,
-    output: str,
 ) -> None:
     """Print SERVICE's logs, oldest first.
 
@@ -56,19 +59,12 @@ def logs(
       releaser logs web --deploy dep-d0abc123 --tail 50
       releaser logs web --follow --tail 20
     """
-    from releaser.cli.console import print_json, say
     from releaser.config import load_config
     from releaser.durations import parse_since
-    from releaser.errors import UsageError
     from releaser.release.envchange import service_secrets
-    from releaser.release.logs import deploy_window, fetch_logs, follow_logs, since_window
+    from releaser.release.logs import LogLines, deploy_window, fetch_logs, since_window
 
-    if since is not None and deploy_id:
-        raise UsageError("--since and --deploy select different windows", "Give one of them")
-    if follow and deploy_id:
-        raise UsageError(
-            "--follow and --deploy do not go together", "Use --follow with --since, or alone"
-        )
+    _check_windows(since, deploy_id, follow)
     start = parse_since("15m" if since is None else since)
     config = load_config()
     with render_client() as client:
@@ -77,35 +73,42 @@ def logs(
         window = deploy_window(client, svc, deploy_id) if deploy_id else since_window(client, start)
         entries = fetch_logs(client, svc, window, level=level, tail=tail, secrets=secrets)
         if follow:
-            emit = _json_line if output == "json" else _text_line
-            for entry in entries:
-                emit(entry)
-            try:
-                follow_logs(
-                    client, svc, entries, window.start, emit, level=level, secrets=secrets, note=say
-                )
-            except KeyboardInterrupt:  # the way a tail ends: not an error
-                return
-    if output == "json":
-        print_json([e.model_dump(mode="json") for e in entries])
-        return
+            _follow(client, svc, entries, window.start, level=level, secrets=secrets)
+            return
+    console().show(LogLines(items=entries))
+
+
+def _check_windows(since: str | None, deploy_id: str | None, follow: bool) -> None:
+    from releaser.errors import UsageError
+
+    if since is not None and deploy_id:
+        raise UsageError("--since and --deploy select different windows", "Give one of them")
+    if follow and deploy_id:
+        raise UsageError(
+            "--follow and --deploy do not go together", "Use --follow with --since, or alone"
+        )
+
+
+def _follow(
+    client: RenderClient,
+    svc: Service,
+    entries: list[LogEntry],
+    start: datetime,
+    *,
+    level: str | None,
+    secrets: list[str],
+) -> None:
+    """The history, then new lines as they come, until Ctrl-C (the way a tail ends: exit 0)."""
+    from releaser.release.logs import follow_logs, json_line, text_line
+
+    out = console()
+
+    def emit(entry: LogEntry) -> None:
+        out.data(json_line(entry) if out.json else text_line(entry))
+
     for entry in entries:
-        _text_line(entry)
-    if not entries:
-        click.echo("No log lines in that window.", err=True)
-
-
-def _text_line(entry: LogEntry) -> None:
-    from releaser.output import format_time
-
-    lvl = (entry.level or "").upper()
-    colour = {"ERROR": "red", "WARNING": "yellow", "WARN": "yellow"}.get(lvl)
-    click.echo(
-        f"{format_time(entry.timestamp)} {click.style(f'{lvl:<5}', fg=colour)} {entry.message}"
-    )
-
-
-def _json_line(entry: LogEntry) -> None:
-    import json
-
-    click.echo(json.dumps(entry.model_dump(mode="json")))
+        emit(entry)
+    try:
+        follow_logs(client, svc, entries, start, emit, level=level, secrets=secrets, note=out.say)
+    except KeyboardInterrupt:
+        return

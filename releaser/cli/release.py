@@ -8,12 +8,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from releaser.cli.common import check_commit, check_image, output_option, render_client
+from releaser.cli.common import (
+    check_commit,
+    check_image,
+    console_output,
+    render_client,
+    write_report,
+)
+from releaser.cli.console import console
 from releaser.cli.guard import audited, ci_annotations, hold, note
 
 if TYPE_CHECKING:
+    from releaser.config import Config, ReleasePlan
     from releaser.release.deploy import DeployOptions
     from releaser.release.multi import ReleaseReport, ReleaseRun
+    from releaser.render.client import RenderClient
     from releaser.render.models import Service
 
 
@@ -48,7 +57,7 @@ if TYPE_CHECKING:
     default=None,
     help="Also write the release's markdown report to this file.",
 )
-@output_option
+@console_output
 @audited("release")
 def release(
     name: str,
@@ -60,7 +69,6 @@ def release(
     dry_run: bool,
     yes: bool,
     report_path: str | None,
-    output: str,
 ) -> None:
     """Release the services of [releases.NAME] together: migrate, deploy in order, all or none.
 
@@ -79,59 +87,79 @@ def release(
     Example:
       releaser release shop --commit 1a2b3c4 --changed-since v1.4.0 --yes --report release.md
     """
-    from releaser.cli.common import check_confirmable, confirm_write
-    from releaser.cli.console import say
     from releaser.cli.deploy import _watch_options
     from releaser.config import load_config
-    from releaser.errors import NegativeVerdict, UnsafeState, UsageError
     from releaser.files import check_writable_file
-    from releaser.release.multi import execute_release, plan_release
+    from releaser.release.multi import execute_release
     from releaser.release.report import REPORT_HEAD
 
     if report_path is not None:
         check_writable_file(Path(report_path), "--report", REPORT_HEAD)
     if not dry_run:
-        check_confirmable(yes)  # exit 2 before any request or lock
+        console().check_confirmable(yes)  # exit 2 before any request or lock
     config = load_config()
+    wanted = _release_plan(config, name).services
+    options = _watch_options(timeout, soak, False, False, commit=commit, image=image)
+    with render_client() as client:
+        run, report = _plan(client, config, name, wanted, options, changed_since, dry_run=dry_run)
+        if report is None:
+            console().confirm_write(
+                f"Release {name} ({options.what}) to {len(run.plans)} service(s)?", yes=yes
+            )
+            report = execute_release(client, run, options, progress=console().say)
+    if not dry_run:
+        _note_services(report)
+    _finish(report, report_path)
+
+
+def _plan(
+    client: RenderClient,
+    config: Config,
+    name: str,
+    wanted: list[str],
+    options: DeployOptions,
+    changed_since: str | None,
+    *,
+    dry_run: bool,
+) -> tuple[ReleaseRun, ReleaseReport | None]:
+    """Resolve and lock the services, run go-no-go: the run, and its report if it stops here."""
+    from releaser.release.multi import plan_release
+
+    services = [client.resolve_service(s) for s in wanted]
+    for svc in sorted(services, key=lambda s: s.id):  # one order: no two releases deadlock
+        hold(svc.id, svc.name, skip=dry_run)
+    select = _selector(changed_since, options.commit or "HEAD") if changed_since else None
+    run, report = plan_release(client, config, name, services, options, select)
+    for result in run.results:
+        console().say(f"{'include' if result.included else 'skip   '} {result.why}")
+    if report is None and dry_run:
+        report = run_report_dry(run, options)
+    return run, report
+
+
+def _release_plan(config: Config, name: str) -> ReleasePlan:
+    from releaser.errors import UsageError
+
     if name not in config.releases:
         known = ", ".join(sorted(config.releases)) or "none"
         raise UsageError(
             f"no release plan [releases.{name}] in releaser.toml (known: {known})",
             "Add it (see runbooks/multi-service-release.md)",
         )
-    options = _watch_options(timeout, soak, False, False, commit=commit, image=image)
-    with render_client() as client:
-        services = [client.resolve_service(s) for s in config.releases[name].services]
-        for svc in sorted(services, key=lambda s: s.id):  # one order: no two releases deadlock
-            hold(svc.id, svc.name, skip=dry_run)
-        select = _selector(changed_since, commit or "HEAD") if changed_since else None
-        run, stop = plan_release(client, config, name, services, options, select)
-        for result in run.results:
-            say(f"{'include' if result.included else 'skip   '} {result.why}")
-        if stop is None and dry_run:
-            stop = run_report_dry(run, options)
-        if stop is None:
-            confirm_write(
-                f"Release {name} ({options.what}) to {len(run.plans)} service(s)?", yes=yes
-            )
-            report = execute_release(client, run, options, progress=say)
-        else:
-            report = stop
-    if not dry_run:
-        for result in report.services:
-            note(
-                result.service_id,
-                from_ref=result.deploy.previous_deploy_id if result.deploy else None,
-                to_ref=result.deploy.deploy_id if result.deploy else None,
-                verdict=(result.deploy.outcome if result.deploy else report.outcome)
-                + (f", rolled back ({result.rollback.outcome})" if result.rollback else ""),
-                detail={"release": name, "included": result.included, "why": result.why},
-            )
-    _finish(report, output, report_path)
-    if report.exit_code == 4:
-        raise UnsafeState(report.summary, "A human is needed: see the report above")
-    if report.exit_code == 1:
-        raise NegativeVerdict(report.summary, report.advice or "See the report above")
+    return config.releases[name]
+
+
+def _note_services(report: ReleaseReport) -> None:
+    """One ledger line per service: what it went from and to, and its verdict."""
+    for result in report.services:
+        note(
+            result.service_id,
+            from_ref=result.deploy.previous_deploy_id if result.deploy else None,
+            to_ref=result.deploy.deploy_id if result.deploy else None,
+            verdict=(result.deploy.outcome if result.deploy else report.outcome)
+            + (f", rolled back ({result.rollback.outcome})" if result.rollback else ""),
+            detail={"release": report.name, "included": result.included, "why": result.why},
+        )
 
 
 def _selector(since: str, until: str) -> Callable[[Service], tuple[bool, str]]:
@@ -147,13 +175,12 @@ def _selector(since: str, until: str) -> Callable[[Service], tuple[bool, str]]:
 
 
 def run_report_dry(run: ReleaseRun, options: DeployOptions) -> ReleaseReport:
-    from releaser.release.multi import ReleaseReport
+    from releaser.release.multi import ReleaseOutcome, ReleaseReport
 
     names = ", ".join(p.service.name or p.service.id for p in run.plans)
     return ReleaseReport(
         name=run.name,
-        outcome="dry_run",
-        exit_code=0,
+        outcome=ReleaseOutcome.DRY_RUN,
         summary=f"would release {options.what} to {names}"
         + (f" after the migration `{run.plan.migrate.command}`" if run.plan.migrate else ""),
         deployed=options.what,
@@ -162,18 +189,8 @@ def run_report_dry(run: ReleaseRun, options: DeployOptions) -> ReleaseReport:
     )
 
 
-def _finish(report: ReleaseReport, output: str, report_path: str | None) -> None:
-
-    from releaser.cli.console import print_json
-    from releaser.release.multi import render_release_markdown
-
-    markdown = render_release_markdown(report)
+def _finish(report: ReleaseReport, report_path: str | None) -> None:
+    markdown = report.render_markdown()
     note(report=markdown, verdict=report.outcome, annotations=ci_annotations(report.checks))
-    if report_path:
-        from releaser.cli.deploy import _write_report
-
-        _write_report(Path(report_path), markdown)
-    if output == "json":
-        print_json(report.model_dump(mode="json"))
-    else:
-        click.echo(markdown)
+    write_report(report_path, markdown)
+    console().finish(report)

@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from releaser.cli.common import output_option
+from releaser.cli.common import console_output
+from releaser.cli.console import console
 
 if TYPE_CHECKING:
+    from releaser.sim import SimServer
+    from releaser.sim.scenario import Scenario
     from releaser.sim.server import RecordedRequest
 
 
@@ -80,11 +83,8 @@ def serve(
       releaser sim serve --scenario crash-loop --time-scale 10 --env-file sim.env &
       while [ ! -f sim.env ]; do sleep 0.1; done; . ./sim.env; releaser deploy web
     """
-    from releaser.cli.console import say
-    from releaser.errors import UsageError
-    from releaser.files import check_writable_file, write_private
+    from releaser.files import check_writable_file
     from releaser.sim import SimServer, load_scenario
-    from releaser.sim.state import ApiProblem
 
     loaded = load_scenario(scenario)
     server = SimServer(
@@ -94,15 +94,31 @@ def serve(
         time_scale=time_scale,
         on_request=None if quiet else _log_request,
     )
+    _map_postgres(server, postgres_dsns)
+    if env_file is not None:
+        check_writable_file(env_file, "--env-file", b"export RENDER_API_URL=")
+    # Ctrl-C or TERM from the moment we print anything ends in a clean exit 0: the handler
+    # and the try come first (a Ctrl-C between printing and serving once exited 130).
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _serve(server, loaded, time_scale, env_file)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    console().say("Render simulator stopped.")
+
+
+def _map_postgres(server: SimServer, postgres_dsns: tuple[str, ...]) -> None:
+    """``--postgres NAME=DSN``: a simulated database backed by a real one."""
+    from releaser.db.dsn import password_on_command_line
+    from releaser.errors import UsageError
+    from releaser.sim.state import ApiProblem
+
     for index, mapping in enumerate(postgres_dsns, start=1):
         name, sep, dsn = mapping.partition("=")
-        from releaser.db.dsn import password_on_command_line
-
         if password_on_command_line(dsn):  # visible to every user in ps
-            click.echo(
-                "Warning: --postgres holds a password, which other users can read with ps. "
-                "Leave it out and use PGPASSFILE or a libpq service file (PGSERVICEFILE).",
-                err=True,
+            console().warn(
+                "--postgres holds a password, which other users can read with ps. "
+                "Leave it out and use PGPASSFILE or a libpq service file (PGSERVICEFILE)."
             )
         if not sep or not dsn.startswith(("postgres://", "postgresql://")):
             raise UsageError(
@@ -116,64 +132,54 @@ def serve(
             raise UsageError(
                 f"--postgres: {problem.message}", "Use a Postgres name or id from the scenario"
             ) from None
-    if env_file is not None:
-        check_writable_file(env_file, "--env-file", b"export RENDER_API_URL=")
-    # Ctrl-C or TERM from the moment we print anything ends in a clean exit 0: the handler
-    # and the try come first (a Ctrl-C between printing and serving once exited 130).
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _serve(server: SimServer, loaded: Scenario, time_scale: float, env_file: Path | None) -> None:
+    """Start, print the exports (and write --env-file), serve until Ctrl-C, clean up."""
+    from releaser.files import write_private
+
+    say = console().say
     wrote_env_file = False
+    server.start()
     try:
-        server.start()
-        try:
-            exports = (
-                f"export RENDER_API_URL={server.url}\n"
-                f"export RENDER_API_KEY={server.api_key}\n"
-                f"export RENDER_OWNER_ID={server.owner_id}\n"
-            )
-            click.echo(exports, nl=False)
-            if env_file is not None:
-                # Atomic, and only once listening: its existence means "ready".
-                write_private(env_file, exports)
-                wrote_env_file = True
-            say(f"Render simulator: scenario {loaded.name}, time x{time_scale:g}, API {server.url}")
-            for service in loaded.services:
-                web = service.type in ("web_service", "static_site")
-                url = server.app_url(service.id) if web else "-"
-                say(f"  {service.name:<16} {service.id}  {url}")
-            say("Steer it: GET /_sim/state, /_sim/requests; POST /_sim/faults, /_sim/behaviours")
-            say("Ctrl-C stops.")
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.stop()
-            if wrote_env_file and env_file is not None:
-                env_file.unlink(missing_ok=True)  # it would point at a simulator that is gone
+        exports = (
+            f"export RENDER_API_URL={server.url}\n"
+            f"export RENDER_API_KEY={server.api_key}\n"
+            f"export RENDER_OWNER_ID={server.owner_id}\n"
+        )
+        console().data(exports.rstrip("\n"))
+        if env_file is not None:
+            # Atomic, and only once listening: its existence means "ready".
+            write_private(env_file, exports)
+            wrote_env_file = True
+        say(f"Render simulator: scenario {loaded.name}, time x{time_scale:g}, API {server.url}")
+        for service in loaded.services:
+            web = service.type in ("web_service", "static_site")
+            url = server.app_url(service.id) if web else "-"
+            say(f"  {service.name:<16} {service.id}  {url}")
+        say("Steer it: GET /_sim/state, /_sim/requests; POST /_sim/faults, /_sim/behaviours")
+        say("Ctrl-C stops.")
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    say("Render simulator stopped.")
+        server.stop()
+        if wrote_env_file and env_file is not None:
+            env_file.unlink(missing_ok=True)  # it would point at a simulator that is gone
 
 
 @sim.command()
-@output_option
-def scenarios(output: str) -> None:
+@console_output
+def scenarios() -> None:
     """List the built-in scenarios.
 
     \b
     Example:
       releaser sim scenarios -o json
     """
-    from releaser.cli.console import print_json
-    from releaser.output import table
-    from releaser.sim import builtin_scenarios
+    from releaser.sim.scenario_list import scenarios as builtin
 
-    found = builtin_scenarios()
-    if output == "json":
-        print_json([{"name": name, "description": text} for name, text in found.items()])
-        return
-    click.echo(
-        table([[name, text] for name, text in found.items()], headers=["scenario", "description"])
-    )
+    console().show(builtin())
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -182,7 +188,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _log_request(record: RecordedRequest) -> None:
-    from releaser.cli.console import say
+    from releaser.cli.console import say  # from the server's thread: no click context there
 
     query = "&".join(f"{k}={v}" for k, v in record.query.items())
     fault = " (fault)" if record.fault else ""

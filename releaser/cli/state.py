@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from releaser.cli.common import output_option
+from releaser.cli.common import console_output
+from releaser.cli.console import console
 
 if TYPE_CHECKING:
     from releaser.state.store import StateStore
 
+T = TypeVar("T")
+
 
 def _store() -> StateStore:
-    from releaser.cli.console import say
     from releaser.config import load_config
     from releaser.state.store import open_store
 
     store = open_store(load_config())
     if store.local_only:
-        say(f"State: {store.where} (local only: set RELEASER_STATE_DSN to share it).")
+        console().say(f"State: {store.where} (local only: set RELEASER_STATE_DSN to share it).")
     return store
+
+
+def _read(read: Callable[[StateStore], list[T]]) -> list[T]:
+    """What ``read`` finds in the state store; nothing when there is no store yet.
+
+    A read-only command must not create ``.releaser/`` on a fresh checkout.
+    """
+    from releaser.config import load_config
+    from releaser.state.store import store_exists
+
+    if not store_exists(load_config()):
+        return []
+    store = _store()
+    try:
+        return read(store)
+    finally:
+        store.close()
 
 
 @click.group()
@@ -39,33 +59,18 @@ def lock() -> None:
 
 @lock.command("status")
 @click.argument("service", required=False)
-@output_option
-def lock_status(service: str | None, output: str) -> None:
+@console_output
+def lock_status(service: str | None) -> None:
     """List the locks held now (of SERVICE, or all): who, where, since when, doing what.
 
     \b
     Example:
       releaser lock status web -o json
     """
-    from releaser.cli.console import print_json
-    from releaser.output import format_time, table
+    from releaser.state.views import LockHolders
 
-    store = _store()
-    try:
-        holders = store.holders(service)
-    finally:
-        store.close()
-    if output == "json":
-        print_json([h.model_dump(mode="json") for h in holders])
-        return
-    if not holders:
-        click.echo(f"{service} is not locked." if service else "No service is locked.")
-        return
-    rows = [
-        [h.service_name or h.service, h.who, h.host, format_time(h.since), h.what, h.ci_url or ""]
-        for h in holders
-    ]
-    click.echo(table(rows, ["service", "who", "host", "since", "what", "CI run"]))
+    holders = _read(lambda store: store.holders(service))
+    console().show(LockHolders(items=holders, service=service))
 
 
 @lock.command("release")
@@ -81,11 +86,9 @@ def lock_release(service: str, force: bool) -> None:
     Example:
       releaser lock release web --force
     """
-    from datetime import UTC, datetime
-
     from releaser.errors import UsageError
-    from releaser.state.identity import current_actor
-    from releaser.state.models import LedgerEntry
+    from releaser.state.store import break_lock
+    from releaser.state.views import LockRelease
 
     if not force:
         raise UsageError(
@@ -94,34 +97,17 @@ def lock_release(service: str, force: bool) -> None:
         )
     store = _store()
     try:
-        holder = store.force_release(service)
-        if holder is None:
-            click.echo(f"{service} is not locked; nothing to release.")
-            return
-        store.append(
-            LedgerEntry(
-                at=datetime.now(UTC),
-                service=holder.service,
-                service_name=holder.service_name,
-                action="lock release --force",
-                verdict="ok",
-                exit_code=0,
-                detail={"released_holder": holder.model_dump(mode="json")},
-                **current_actor().model_dump(),
-            )
-        )
+        holder = break_lock(store, service)
     finally:
         store.close()
-    click.echo(
-        f"Released the lock on {holder.service_name or holder.service} ({holder.describe()})."
-    )
+    console().finish(LockRelease.of(service, holder))
 
 
 @click.command()
 @click.argument("service", required=False)
 @click.option("--since", default=None, help="Only entries newer than this (e.g. 7d, 12h).")
-@output_option
-def ledger(service: str | None, since: str | None, output: str) -> None:
+@console_output
+def ledger(service: str | None, since: str | None) -> None:
     """List every write releaser made: when, who, where, what (from, to), verdict.
 
     \b
@@ -131,34 +117,11 @@ def ledger(service: str | None, since: str | None, output: str) -> None:
     """
     from datetime import UTC, datetime, timedelta
 
-    from releaser.cli.console import print_json
     from releaser.durations import parse_duration
-    from releaser.output import format_time, table
+    from releaser.state.views import LedgerEntries
 
     cutoff = None
     if since is not None:
         cutoff = datetime.now(UTC) - timedelta(seconds=parse_duration(since, "--since"))
-    store = _store()
-    try:
-        entries = store.entries(service, cutoff)
-    finally:
-        store.close()
-    if output == "json":
-        print_json([e.model_dump(mode="json") for e in entries])
-        return
-    if not entries:
-        click.echo("The ledger has no entries" + (f" for {service}." if service else "."))
-        return
-    rows = [
-        [
-            format_time(e.at),
-            e.service_name or e.service,
-            e.action,
-            e.who,
-            f"{e.from_ref or '-'} → {e.to_ref or '-'}",
-            e.verdict,
-            e.ci_url or e.host,
-        ]
-        for e in entries
-    ]
-    click.echo(table(rows, ["at", "service", "action", "who", "from → to", "verdict", "where"]))
+    entries = _read(lambda store: store.entries(service, cutoff))
+    console().show(LedgerEntries(items=entries, service=service))

@@ -7,28 +7,52 @@ status and never posts again.
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
-from releaser.errors import ApiError, NotFoundError, ReleaserError, UsageError, WriteOutcomeUnknown
+from releaser.errors import (
+    EXIT_ENVIRONMENT,
+    EXIT_NEGATIVE,
+    EXIT_OK,
+    ApiError,
+    EnvironmentProblem,
+    NegativeVerdict,
+    NotFoundError,
+    ReleaserError,
+    UsageError,
+    WriteOutcomeUnknown,
+)
 from releaser.release.rollback import service_arg
 from releaser.release.writes import cancel_once, look_after_cancel
 from releaser.render.client import RenderClient
 from releaser.render.models import Deploy, Service
+from releaser.results import Outcome, Result
 
 RECENT = 20  # deploys read to find the one in progress
 
 
-class CancelReport(BaseModel):
+class CancelOutcome(Outcome):
+    PLANNED = "planned", EXIT_OK  # --dry-run
+    CANCELED = "canceled", EXIT_OK
+    FINISHED_FIRST = "finished_first", EXIT_NEGATIVE  # it ended before the cancel
+    UNKNOWN = "unknown", EXIT_ENVIRONMENT  # Render did not confirm the cancel
+
+
+class CancelReport(Result):
     service_id: str
     service_name: str | None
     deploy_id: str
     version: str
     status_before: str | None
     status_now: str | None
-    outcome: str  # planned, canceled, finished_first, unknown
-    exit_code: int
-    summary: str
+    outcome: CancelOutcome
     live_deploy_id: str | None = None  # what serves now (or will keep serving)
+
+    def error(self, default_advice: str = "") -> ReleaserError | None:
+        if self.outcome is CancelOutcome.FINISHED_FIRST:
+            return NegativeVerdict(self.summary, "Nothing was canceled")
+        if self.outcome is CancelOutcome.UNKNOWN:
+            return EnvironmentProblem(
+                self.summary, f"Check 'releaser status {self.service_id}' before trying again"
+            )
+        return None
 
 
 def find_running(client: RenderClient, service: Service, deploy_id: str | None) -> Deploy:
@@ -59,7 +83,7 @@ def plan_report(client: RenderClient, service: Service, deploy: Deploy) -> Cance
     live = _live(client, service)
     keeps = f"; {live.id} ({live.version}) keeps serving" if live else ""
     summary = f"would cancel {deploy.id} ({deploy.version}, {deploy.status}){keeps}"
-    return _report(service, deploy, deploy.status, ("planned", 0, summary), live)
+    return _report(service, deploy, deploy.status, ("planned", summary), live)
 
 
 def cancel(client: RenderClient, service: Service, deploy: Deploy) -> CancelReport:
@@ -76,19 +100,19 @@ def cancel(client: RenderClient, service: Service, deploy: Deploy) -> CancelRepo
     live = _live(client, service)
     serving = f"; live: {live.id} ({live.version})" if live else "; no deploy is live"
     if now.status == "canceled":
-        outcome, code = "canceled", 0
+        outcome = "canceled"
         summary = f"canceled {deploy.id} ({deploy.version}){serving}"
     elif now.in_progress:
-        outcome, code = "unknown", 3
+        outcome = "unknown"
         summary = (
             f"{deploy.id} is still {now.status} after the cancel request"
             + (f" ({problem})" if problem else "")
             + serving
         )
     else:
-        outcome, code = "finished_first", 1
+        outcome = "finished_first"
         summary = f"{deploy.id} finished before it could be canceled: it is {now.status}{serving}"
-    return _report(service, deploy, now.status, (outcome, code, summary), live)
+    return _report(service, deploy, now.status, (outcome, summary), live)
 
 
 def _unclear_or_refused(error: ReleaserError) -> bool:
@@ -101,10 +125,10 @@ def _report(
     service: Service,
     deploy: Deploy,
     status_now: str | None,
-    verdict: tuple[str, int, str],  # outcome, exit code, summary
+    verdict: tuple[str, str],  # outcome, summary
     live: Deploy | None,
 ) -> CancelReport:
-    outcome, code, summary = verdict
+    outcome, summary = verdict
     return CancelReport(
         service_id=service.id,
         service_name=service.name,
@@ -112,8 +136,7 @@ def _report(
         version=deploy.version,
         status_before=deploy.status,
         status_now=status_now,
-        outcome=outcome,
-        exit_code=code,
+        outcome=CancelOutcome(outcome),
         summary=summary,
         live_deploy_id=live.id if live else None,
     )

@@ -30,8 +30,8 @@ from releaser.release.health import (
 )
 from releaser.release.inspect import live_deploy
 from releaser.release.report import (
-    OUTCOME_EXIT,
     CheckLine,
+    DeployOutcome,
     DeployReport,
     PhaseTiming,
     RollbackSummary,
@@ -212,8 +212,8 @@ def plan_report(plan: DeployPlan, outcome: str) -> DeployReport:
     return DeployReport(
         service_id=plan.service.id,
         service_name=plan.service.name,
-        outcome=outcome,
-        exit_code=1 if outcome == "dry_run" and plan.refusal else OUTCOME_EXIT[outcome],
+        outcome=DeployOutcome(outcome),
+        refused=outcome == "dry_run" and bool(plan.refusal),
         summary=summary,
         advice=plan.refusal_advice,
         deployed=options.what,
@@ -643,8 +643,7 @@ def _report(run: _Run, deploy: Deploy, state: WatchState, outcome: str) -> Deplo
     return DeployReport(
         service_id=service.id,
         service_name=service.name,
-        outcome=outcome,
-        exit_code=OUTCOME_EXIT[outcome],
+        outcome=DeployOutcome(outcome),
         summary=_summary(outcome, deploy, state, previous, run),
         deployed=run.plan.options.what,
         deploy_id=deploy.id,

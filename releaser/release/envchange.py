@@ -23,9 +23,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from releaser.config import ServiceRules
-from releaser.errors import ApiError, ConfigError, EnvironmentProblem, UsageError
+from releaser.errors import EXIT_OK, ApiError, ConfigError, EnvironmentProblem, UsageError
 from releaser.render.client import RenderClient
 from releaser.render.models import EnvVar, Service
+from releaser.results import Outcome, Result
 
 BACKUP_FORMAT: Literal["releaser-env-backup/1"] = "releaser-env-backup/1"
 DEFAULT_BACKUP_DIR = Path(".releaser") / "backups"
@@ -172,6 +173,11 @@ class EnvPlan(BaseModel):
     @property
     def empty(self) -> bool:
         return not (self.added or self.changed or self.removed)
+
+    @property
+    def size(self) -> int:
+        """How many keys the write changes (one request each)."""
+        return len(self.added) + len(self.changed) + len(self.removed)
 
 
 def diff_plan(current: Mapping[str, str], target: Mapping[str, str]) -> EnvPlan:
@@ -373,7 +379,16 @@ def read_backup(path: Path) -> EnvBackup:
 # --- applying ----------------------------------------------------------------------------
 
 
-class EnvChangeResult(BaseModel):
+class EnvChangeOutcome(Outcome):
+    DRY_RUN = "dry_run", EXIT_OK  # the plan only
+    UNCHANGED = "unchanged", EXIT_OK  # nothing to change
+    WRITTEN = "written", EXIT_OK  # backed up, written and read back (deployed with --deploy)
+
+
+class EnvChangeResult(Result):
+    """What `env set/unset/restore` did; told on stderr as it went, so no text form."""
+
+    outcome: EnvChangeOutcome
     service_id: str
     service_name: str | None
     plan: EnvPlan
@@ -382,6 +397,9 @@ class EnvChangeResult(BaseModel):
     backup_path: str | None = None
     deploy_id: str | None = None
     deploy_status: str | None = None  # "queued" when Render answered 202 without a body
+
+    def render_text(self) -> str:
+        return ""  # the plan went to stdout before the write, the rest to stderr as it went
 
 
 def apply_change(
@@ -398,6 +416,8 @@ def apply_change(
         service_name=prepared.service_name,
         plan=prepared.plan,
         dry_run=dry_run,
+        outcome=EnvChangeOutcome.DRY_RUN if dry_run else EnvChangeOutcome.UNCHANGED,
+        summary="dry run: nothing written" if dry_run else "nothing to change",
     )
     if dry_run or prepared.plan.empty:
         return result
@@ -420,6 +440,8 @@ def apply_change(
     )
     _write_keys(client, prepared, restore_hint)
     result.written = True
+    result.outcome = EnvChangeOutcome.WRITTEN
+    result.summary = f"wrote {prepared.plan.size} change(s) to {prepared.service_id}"
     if deploy:
         try:
             created = client.create_deploy(prepared.service_id, deploy_only=True)

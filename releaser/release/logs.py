@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -9,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel
 
 from releaser.errors import ApiError, EnvironmentProblem, NotFoundError
-from releaser.output import redact
+from releaser.output import coloured, format_time, redact
 from releaser.render.client import RenderClient
 from releaser.render.models import LogEntry, Service
+from releaser.results import Listing
 
 MAX_ENTRIES = 5000  # a CLI page; more than this belongs in a log drain, not a terminal
 
@@ -162,3 +164,25 @@ def follow_logs(
         horizon = newest - FOLLOW_OVERLAP - timedelta(seconds=1)
         shown = {i: t for i, t in shown.items() if t >= horizon}
         sleep(poll)
+
+
+class LogLines(Listing[LogEntry]):
+    """`releaser logs`: the lines, oldest first; JSON is the list of entries."""
+
+    def render_text(self) -> str:
+        return "\n".join(text_line(entry) for entry in self.items)
+
+    def note(self) -> str:
+        return "" if self.items else "No log lines in that window."
+
+
+def text_line(entry: LogEntry) -> str:
+    """One line as people read it: time, level (errors red, warnings yellow), message."""
+    lvl = (entry.level or "").upper()
+    colour = {"ERROR": "red", "WARNING": "yellow", "WARN": "yellow"}.get(lvl)
+    return f"{format_time(entry.timestamp)} {coloured(f'{lvl:<5}', colour)} {entry.message}"
+
+
+def json_line(entry: LogEntry) -> str:
+    """One line of ``--follow -o json``: one JSON object per line, as it comes."""
+    return json.dumps(entry.model_dump(mode="json"))

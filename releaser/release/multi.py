@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from releaser.config import Config, ReleasePlan
-from releaser.errors import ReleaserError
+from releaser.errors import (
+    EXIT_NEGATIVE,
+    EXIT_OK,
+    EXIT_UNSAFE,
+    NegativeVerdict,
+    ReleaserError,
+    UnsafeState,
+)
 from releaser.release.deploy import DeployOptions, DeployPlan, execute_deploy, plan_deploy
 from releaser.release.report import CheckLine, DeployReport, RollbackReport
 from releaser.release.rollback import (
@@ -26,6 +33,7 @@ from releaser.release.rollback import (
 from releaser.release.watch import ServerClock
 from releaser.render.client import RenderClient
 from releaser.render.models import Job, Service
+from releaser.results import Outcome, Result
 
 Progress = Callable[[str], None]
 JOB_POLL_SECONDS = 2.0
@@ -48,12 +56,19 @@ class MigrationResult(BaseModel):
     seconds: float = 0.0
 
 
-class ReleaseReport(BaseModel):
+class ReleaseOutcome(Outcome):
+    HEALTHY = "healthy", EXIT_OK
+    DRY_RUN = "dry_run", EXIT_OK
+    NOTHING_TO_DO = "nothing_to_do", EXIT_OK  # no service of the release changed
+    NO_GO = "no_go", EXIT_NEGATIVE  # nothing changed
+    MIGRATION_FAILED = "migration_failed", EXIT_NEGATIVE  # nothing deployed
+    ROLLED_BACK = "rolled_back", EXIT_NEGATIVE  # every service is back
+    UNSAFE = "unsafe", EXIT_UNSAFE  # not every service is back: a human is needed
+
+
+class ReleaseReport(Result):
     name: str
-    outcome: str  # healthy, no_go, migration_failed, rolled_back, unsafe, nothing_to_do, dry_run
-    exit_code: int
-    summary: str
-    advice: str = ""
+    outcome: ReleaseOutcome
     deployed: str
     checks: list[CheckLine] = Field(default_factory=list)  # service: check, all services
     migration: MigrationResult | None = None
@@ -61,6 +76,20 @@ class ReleaseReport(BaseModel):
     autodeploy: list[str] = Field(default_factory=list)
     seconds: float = 0.0
     api_requests: int = 0
+
+    def error(self, default_advice: str = "") -> ReleaserError | None:
+        if self.outcome is ReleaseOutcome.UNSAFE:
+            return UnsafeState(self.summary, "A human is needed: see the report above")
+        if not self.ok:
+            return NegativeVerdict(self.summary, self.advice or "See the report above")
+        return None
+
+    def render_text(self) -> str:
+        return self.render_markdown()  # people read the same table on the terminal
+
+    def render_markdown(self) -> str:
+        """The whole release for an incident channel or a PR: per service verdict, rollback."""
+        return _release_markdown(self)
 
 
 @dataclass
@@ -100,14 +129,13 @@ def plan_release(
     refusals = [f"{p.service.name or p.service.id}: {p.refusal}" for p in run.plans if p.refusal]
     if not chosen:
         return run, _report(
-            run, options, "nothing_to_do", 0, "no service of the release changed", checks=checks
+            run, options, "nothing_to_do", "no service of the release changed", checks=checks
         )
     if refusals:
         return run, _report(
             run,
             options,
             "no_go",
-            1,
             "NO-GO: " + "; ".join(refusals),
             advice="Nothing was changed. Fix what failed, then release again",
             checks=checks,
@@ -134,7 +162,6 @@ def execute_release(
                 run,
                 options,
                 "migration_failed",
-                1,
                 f"the migration job {migration.status}: nothing was deployed",
                 started,
                 client.request_count - before,
@@ -147,7 +174,7 @@ def execute_release(
         progress(f"release {run.name}: deploying {plan.service.label}")
         report = execute_deploy(client, plan, clock, progress=progress)
         _result(run, plan.service).deploy = report
-        if report.exit_code != 0:
+        if not report.ok:
             failed = report
             break
         done.append((plan, report))
@@ -157,18 +184,17 @@ def execute_release(
             run,
             options,
             "healthy",
-            0,
             f"{len(done)} service(s) released and healthy",
             started,
             before,
             migration,
             notes,
         )
-    back = failed.exit_code == 1
+    back = failed.exit_code == EXIT_NEGATIVE  # failed, but the previous version serves
     for plan, _report_done in reversed(done):
         rollback = _roll_back(client, plan, clock, progress)
         _result(run, plan.service).rollback = rollback
-        back = back and rollback is not None and rollback.exit_code == 0
+        back = back and rollback is not None and rollback.ok
     notes += [
         f"autodeploy left OFF on {s.name or s.id}; turn it back on with: "
         f"{enable_autodeploy_command(s)}"
@@ -180,7 +206,6 @@ def execute_release(
             run,
             options,
             "rolled_back",
-            1,
             f"{label} failed; every service is back on its previous deploy",
             started,
             client.request_count - before,
@@ -191,7 +216,6 @@ def execute_release(
         run,
         options,
         "unsafe",
-        4,
         f"{label} failed and not every service is back: a human is needed",
         started,
         client.request_count - before,
@@ -293,15 +317,13 @@ def _report(
     run: ReleaseRun,
     options: DeployOptions,
     outcome: str,
-    code: int,
     summary: str,
     advice: str = "",
     checks: list[CheckLine] | None = None,
 ) -> ReleaseReport:
     return ReleaseReport(
         name=run.name,
-        outcome=outcome,
-        exit_code=code,
+        outcome=ReleaseOutcome(outcome),
         summary=summary,
         advice=advice,
         deployed=options.what,
@@ -314,26 +336,24 @@ def _finish(
     run: ReleaseRun,
     options: DeployOptions,
     outcome: str,
-    code: int,
     summary: str,
     started: float,
     requests: int,
     migration: MigrationResult | None,
     notes: list[str],
 ) -> ReleaseReport:
-    report = _report(run, options, outcome, code, summary)
+    report = _report(run, options, outcome, summary)
     report.migration, report.autodeploy = migration, notes
     report.seconds = round(time.monotonic() - started, 1)
     report.api_requests = requests
     return report
 
 
-def render_release_markdown(report: ReleaseReport) -> str:
-    """The whole release for an incident channel or a PR: per service verdict and rollback."""
+def _release_markdown(report: ReleaseReport) -> str:
     lines = [
         f"# Release report: {report.name}",
         "",
-        f"**{report.outcome.upper()}**: {report.summary}",
+        f"**{report.outcome.value.upper()}**: {report.summary}",
         "",
         f"Deployed: {report.deployed}; took {report.seconds}s; {report.api_requests} API requests.",
         "",

@@ -6,22 +6,43 @@ symptom, the decisive log lines, the decision taken and the state now.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
+from releaser.errors import (
+    EXIT_NEGATIVE,
+    EXIT_OK,
+    EXIT_UNSAFE,
+    ReleaserError,
+    UnsafeState,
+)
+from releaser.files import write_private
 from releaser.output import format_duration, format_time
+from releaser.results import Outcome, Result
 
-# Outcomes of `releaser deploy`, each with its exit code (DESIGN.md section 3).
-OUTCOME_EXIT = {
-    "healthy": 0,  # live, soaked, healthy
-    "dry_run": 0,  # the plan only
-    "no_go": 1,  # go-no-go said no: nothing deployed
-    "failed": 1,  # Render failed it; the previous version kept serving
-    "canceled": 1,  # releaser canceled it (crash loop, timeout); previous version serving
-    "rolled_back": 1,  # turned bad after live; rolled back, previous version healthy
-    "not_back": 4,  # failed and NOT safely back on a healthy previous version
-}
+
+class DeployOutcome(Outcome):
+    """Outcomes of `releaser deploy` (and promote, watch), each with its exit code."""
+
+    HEALTHY = "healthy", EXIT_OK  # live, soaked, healthy
+    DRY_RUN = "dry_run", EXIT_OK  # the plan only
+    NO_GO = "no_go", EXIT_NEGATIVE  # go-no-go said no: nothing deployed
+    FAILED = "failed", EXIT_NEGATIVE  # Render failed it; the previous version kept serving
+    CANCELED = "canceled", EXIT_NEGATIVE  # releaser canceled it; previous version serving
+    ROLLED_BACK = "rolled_back", EXIT_NEGATIVE  # turned bad after live; rolled back, healthy
+    NOT_BACK = "not_back", EXIT_UNSAFE  # failed and NOT safely back on a healthy version
+
+
+class RollbackOutcome(Outcome):
+    """Outcomes of `releaser rollback`: anything but planned, started or healthy needs a human."""
+
+    PLANNED = "planned", EXIT_OK
+    STARTED = "started", EXIT_OK  # --no-wait
+    HEALTHY = "healthy", EXIT_OK
+    FAILED = "failed", EXIT_UNSAFE
 
 
 class PhaseTiming(BaseModel):
@@ -46,13 +67,13 @@ class RollbackSummary(BaseModel):
     autodeploy_command: str | None = None
 
 
-class DeployReport(BaseModel):
+class DeployReport(Result):
+    """What a deploy run concluded; ``summary`` is one sentence for the report and error line."""
+
     service_id: str
     service_name: str | None
-    outcome: str
-    exit_code: int
-    summary: str  # one sentence for the top of the report and the error line
-    advice: str = ""  # what to do next, for the error line
+    outcome: DeployOutcome
+    refused: bool = False  # a dry run that a real run would refuse (it exits 1)
     deployed: str  # what was asked for: "commit 1a2b3c4", "image ...", "the branch head"
     deploy_id: str | None = None
     deploy_version: str | None = None
@@ -80,19 +101,38 @@ class DeployReport(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def exit_code(self) -> int:
+        return EXIT_NEGATIVE if self.refused else self.outcome.exit_code
+
     @property
     def label(self) -> str:
         return f"{self.service_name} ({self.service_id})" if self.service_name else self.service_id
+
+    def error(self, default_advice: str = "") -> ReleaserError | None:
+        if self.outcome is DeployOutcome.NOT_BACK:
+            return UnsafeState(
+                self.summary, f"A human is needed: {self.undo_command or 'check releaser status'}"
+            )
+        return super().error(default_advice)
+
+    def render_text(self) -> str:
+        """The terminal summary (stdout): short, the verdict first."""
+        return _deploy_text(self)
+
+    def render_markdown(self) -> str:
+        """An incident-ready summary for ``--report FILE.md``."""
+        return _deploy_markdown(self)
 
 
 def _timings_line(report: DeployReport) -> str:
     return ", ".join(f"{t.phase} {format_duration(t.seconds)}" for t in report.timings) or "-"
 
 
-def render_text(report: DeployReport) -> str:
-    """The terminal summary (stdout): short, the verdict first."""
+def _deploy_text(report: DeployReport) -> str:
     lines = [
-        f"{report.outcome.upper().replace('_', ' ')}: {report.summary}",
+        f"{report.outcome.heading}: {report.summary}",
         f"  service    {report.label}",
         f"  deployed   {report.deployed}" + (f" as {report.deploy_id}" if report.deploy_id else ""),
     ]
@@ -138,13 +178,12 @@ def render_text(report: DeployReport) -> str:
 REPORT_HEAD = b"# Release report: "
 
 
-def render_markdown(report: DeployReport) -> str:
-    """An incident-ready summary for ``--report FILE.md``."""
+def _deploy_markdown(report: DeployReport) -> str:
     title = f"Release report: {report.service_name or report.service_id}"
     out = [
         f"# {title}",
         "",
-        f"**{report.outcome.upper().replace('_', ' ')}**: {report.summary}",
+        f"**{report.outcome.heading}**: {report.summary}",
         "",
     ]
     out += [
@@ -229,14 +268,12 @@ def render_markdown(report: DeployReport) -> str:
     return "\n".join(out)
 
 
-class RollbackReport(BaseModel):
+class RollbackReport(Result):
     """A manual rollback: the plan (dry run) or what happened."""
 
     service_id: str
     service_name: str | None
-    outcome: str  # planned, healthy, started, failed
-    exit_code: int
-    summary: str
+    outcome: RollbackOutcome
     target_deploy_id: str
     target_version: str
     live_deploy_id: str | None = None
@@ -251,10 +288,18 @@ class RollbackReport(BaseModel):
     api_requests: int = 0
     health_probes: int = 0
 
+    def error(self, default_advice: str = "") -> ReleaserError | None:
+        if self.ok:
+            return None
+        return UnsafeState(self.summary, "A human is needed: check 'releaser status' and the logs")
 
-def render_rollback_text(report: RollbackReport) -> str:
+    def render_text(self) -> str:
+        return _rollback_text(self)
+
+
+def _rollback_text(report: RollbackReport) -> str:
     lines = [
-        f"{report.outcome.upper()}: {report.summary}",
+        f"{report.outcome.heading}: {report.summary}",
         f"  service    {report.service_name or ''} ({report.service_id})",
         f"  from       {report.live_deploy_id or '-'} ({report.live_version or '-'})",
         f"  to         {report.target_deploy_id} ({report.target_version})",
@@ -277,3 +322,16 @@ def render_rollback_text(report: RollbackReport) -> str:
             f"  requests   {report.api_requests} API requests, {report.health_probes} probes"
         )
     return "\n".join(lines)
+
+
+def write_report(path: Path, markdown: str, warn: Callable[[str], None]) -> None:
+    """Write a ``--report`` file; whatever happens to the file, the verdict stands.
+
+    The run happened: its outcome and exit code matter more than the file, so a failure
+    to write is a warning, not an error.
+    """
+    try:
+        write_private(path, markdown)
+    except (OSError, ReleaserError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else exc.message
+        warn(f"could not write the report to {path} ({why}); see below.")

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from releaser.config import ServiceRules
 from releaser.errors import NotFoundError, UsageError, WriteOutcomeUnknown
 from releaser.release.health import DEFAULT_PROBE_TIMEOUT, HealthProber, health_check
-from releaser.release.report import RollbackReport
+from releaser.release.report import RollbackOutcome, RollbackReport
 from releaser.release.watch import (
     HEALTHY,
     Observer,
@@ -367,8 +367,7 @@ def rollback_report(
     report = RollbackReport(
         service_id=plan.service.id,
         service_name=plan.service.name,
-        outcome=outcome,
-        exit_code={"planned": 0, "healthy": 0, "started": 0}.get(outcome, 4),
+        outcome=RollbackOutcome(outcome),
         summary=summary,
         target_deploy_id=plan.target.id,
         target_version=plan.target.version,

@@ -77,6 +77,13 @@ def open_store(config: Config | None) -> StateStore:
     return SqliteStore()
 
 
+def store_exists(config: Config | None) -> bool:
+    """Whether there is a state store to read (opening the local one would create it)."""
+    from releaser.state.local import DEFAULT_STATE_DIR
+
+    return bool(state_dsn(config)) or (DEFAULT_STATE_DIR / "state.db").exists()
+
+
 def ledger_by_deploy(
     config: Config | None, service: str, warn: Callable[[str], None]
 ) -> dict[str, LedgerEntry]:
@@ -85,9 +92,7 @@ def ledger_by_deploy(
     For read-only commands: never creates a local state file, and an unreachable backend
     is a warning (given to ``warn``), not a failure (Render's own history still answers).
     """
-    from releaser.state.local import DEFAULT_STATE_DIR
-
-    if not state_dsn(config) and not (DEFAULT_STATE_DIR / "state.db").exists():
+    if not store_exists(config):
         return {}
     try:
         store = open_store(config)
@@ -137,3 +142,29 @@ def acquire(
         "Wait for it to finish (or pass --lock-timeout 10m); if that holder is gone, "
         f"'releaser lock release {holder.service} --force'. Nothing was changed",
     )
+
+
+def break_lock(store: StateStore, service: str) -> LockHolder | None:
+    """``lock release --force``: end ``service``'s lock and record it in the ledger.
+
+    Returns the holder whose lock was broken, or None when nobody held it.
+    """
+    from datetime import UTC
+
+    from releaser.state.identity import current_actor
+
+    holder = store.force_release(service)
+    if holder is not None:
+        store.append(
+            LedgerEntry(
+                at=datetime.now(UTC),
+                service=holder.service,
+                service_name=holder.service_name,
+                action="lock release --force",
+                verdict="ok",
+                exit_code=0,
+                detail={"released_holder": holder.model_dump(mode="json")},
+                **current_actor().model_dump(),
+            )
+        )
+    return holder

@@ -21,7 +21,7 @@ from deployhelp import VirtualTime, live_of, new_deploys, requests_to
 
 from releaser.config import Config
 from releaser.release.deploy import DeployOptions, execute_deploy, plan_deploy
-from releaser.release.report import DeployReport, render_markdown
+from releaser.release.report import DeployReport
 from releaser.release.watch import ServerClock
 from releaser.render.client import RenderClient, RetryPolicy
 from releaser.sim import SimServer, load_scenario
@@ -127,7 +127,7 @@ def test_harmless_lines_never_cancel_or_roll_back_a_good_release(name: str) -> N
         assert not requests_to(sim, "POST", "/cancel")
         assert not requests_to(sim, "POST", "/rollback")
         assert live_of(sim, case.service).id == report.deploy_id
-        markdown = render_markdown(report)
+        markdown = report.render_markdown()
         for text in case.says:
             assert text in markdown, markdown
         assert report.cause is None and report.decisive_lines == []
@@ -152,7 +152,7 @@ def test_failures_are_caught_with_the_action_an_on_call_engineer_would_take(name
         assert len(ours) == 1 and ours[0].id == report.deploy_id
         live = live_of(sim, case.service)
         assert live is not None and live.id != report.deploy_id  # the old version serves
-        text = render_markdown(report) + report.summary
+        text = report.render_markdown() + report.summary
         for expected in case.says:
             assert expected in text, text
     finally:

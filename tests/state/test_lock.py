@@ -241,3 +241,16 @@ def test_a_symlinked_state_file_is_refused(start_sim: Start, run_cli: Run, tmp_p
     assert "state.db: it is a symlink" in result.stderr
     assert not target.exists()
     assert [r for r in sim.requests if r.method != "GET"] == []
+
+
+def test_reading_locks_and_the_ledger_on_a_fresh_checkout_creates_nothing(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    """lock status and ledger are read-only: no .releaser/ appears where there was none."""
+    status = run_cli("lock", "status")
+    assert status.exit_code == 0 and status.stdout == "No service is locked.\n"
+    listed = run_cli("lock", "status", "-o", "json")
+    assert listed.exit_code == 0 and json.loads(listed.stdout) == []
+    ledger = run_cli("ledger")
+    assert ledger.exit_code == 0 and ledger.stdout == "The ledger has no entries.\n"
+    assert not (tmp_path / ".releaser").exists()
