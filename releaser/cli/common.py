@@ -75,16 +75,6 @@ def write_report(path: str | None, markdown: str) -> None:
 
 # The two below are for the commands not yet on the console (cli/db*.py): new code calls
 # console().check_confirmable / console().confirm_write; delete these when nothing uses them.
-def check_confirmable(yes: bool) -> None:
-    """Fail early (exit 2, before any request) when a write could not be confirmed."""
-    console().check_confirmable(yes)
-
-
-def confirm_write(question: str, *, yes: bool) -> None:
-    """The one confirmation policy for every command that writes (``Console.confirm_write``)."""
-    console().confirm_write(question, yes=yes)
-
-
 _SHA_CHARS = frozenset("0123456789abcdefABCDEF")
 
 
