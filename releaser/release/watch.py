@@ -14,12 +14,12 @@ the simulator runs scaled time (a 60 s soak can pass in 3 real seconds).
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from releaser import timebase
 from releaser.errors import ApiError, ReleaserError, UsageError
 from releaser.output import redact
 from releaser.release.classify import (
@@ -618,9 +618,9 @@ class ServerClock:
         self,
         read_server: Callable[[], datetime],
         *,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = timebase.monotonic,
+        wall: Callable[[], float] = timebase.wall,
+        sleep: Callable[[float], None] = timebase.sleep,
     ) -> None:
         self._read = read_server
         self._mono = monotonic

@@ -238,6 +238,16 @@ class SimServer:
         with self._requests_lock:
             return self._in_flight
 
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait (real time, at most ``timeout``) until no request is being handled.
+
+        Under virtual time the client calls this before time moves (`VirtualTime.on_settle`):
+        a slow request it gave up on then lands at the simulated moment it arrived.
+        """
+        give_up = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < give_up:
+            time.sleep(0.01)
+
     def defer(
         self, seconds: float, method: str, path: str, query: dict[str, list[str]], body: Any
     ) -> None:
