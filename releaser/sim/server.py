@@ -124,9 +124,10 @@ class SimServer:
         httpd.sim = self
         self._httpd = httpd
         self.port = httpd.server_address[1]
-        # A short poll interval makes stop() quick: tests start and stop many servers.
+        # A short poll interval makes stop() quick: tests start and stop many servers (one per
+        # example of the fault property).
         self._thread = threading.Thread(
-            target=httpd.serve_forever, args=(0.05,), name="render-sim", daemon=True
+            target=httpd.serve_forever, args=(0.01,), name="render-sim", daemon=True
         )
         self._thread.start()
         return self

@@ -249,7 +249,7 @@ BEHAVIOURS = {
 
 
 def app_healthy(sim: SimServer) -> bool:
-    response = httpx.get(sim.app_url("web") + "/healthz", timeout=5)
+    response = httpx.get(sim.app_url("web") + "/healthz", timeout=5, verify=TLS)
     return response.status_code < 400
 
 
