@@ -1,17 +1,13 @@
-"""Ids from the demo scenario and helpers that read the simulator's state and requests."""
+"""Demo ids (re-exported from tests/demo.py) and helpers that read the simulator's state
+and requests."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from releaser.sim import SimServer
+from demo import BUILD_FAILED, LIVE, LIVE_COMMIT, PREVIOUS, PREVIOUS_COMMIT, WEB  # noqa: F401
 
-WEB = "srv-hjtl316kyssqmyi4ywa3"  # demo: "web"
-LIVE = "dep-hhbxptc0n1q2lqvefl9w"  # web's live deploy: 902ba3c "Show order totals with tax"
-LIVE_COMMIT = "902ba3cda1883801594b6e1b452790cc53948fda"
-PREVIOUS = "dep-8e0q7djmgonospezikj5"  # newest successful before it: c1dfd96 "Revert ..."
-PREVIOUS_COMMIT = "c1dfd96eea8cc2b62785275bca38ac261256e278"
-BUILD_FAILED = "dep-40sfbtxykiok5z9rqeqi"
+from releaser.sim import SimServer
 
 # Quick behaviours: a deploy builds in 20 s and starts in 10 s of simulated time.
 QUICK = {"build_seconds": 20, "update_seconds": 10}

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from demo import WEB  # "web" in demo and every gonogo-* scenario
 from simulators import SimOptions, StartSim
 
 from releaser.sim import SimServer
-
-WEB = "srv-hjtl316kyssqmyi4ywa3"  # "web" in demo and every gonogo-* scenario
 
 
 @pytest.fixture
