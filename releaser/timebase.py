@@ -58,8 +58,11 @@ class VirtualTime:
 
     def __init__(self, start_wall: float | None = None) -> None:
         self._lock = threading.Lock()
-        self._mono = time.monotonic()  # real-looking values: nothing treats 0 as special
-        self._wall = time.time() if start_wall is None else start_wall
+        # Whole seconds, as HTTP Date headers are: where a run's second boundaries fall must not
+        # depend on when it started, or the same run could end differently. Real-looking
+        # values, so nothing meets a monotonic clock at 0.
+        self._mono = float(int(time.monotonic()))
+        self._wall = float(int(time.time())) if start_wall is None else start_wall
         self._settle: list[Callable[[], None]] = []
 
     def monotonic(self) -> float:
