@@ -40,9 +40,9 @@ def state_dsn(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 @pytest.fixture
 def sim_defaults() -> SimOptions:
-    """Scaled time (40x: the lock tests race real processes), no rate limits, RENDER_* (with
-    the owner) pointing at the simulator."""
-    return SimOptions(clock=40.0, rate_limits=False, env="owner")
+    """Virtual time (test_lock.py overrides it: its tests race real processes), no rate
+    limits, RENDER_* (with the owner) pointing at the simulator."""
+    return SimOptions(clock="virtual", rate_limits=False, env="owner")
 
 
 @pytest.fixture
