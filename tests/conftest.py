@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from simulators import SimOptions, Simulators, StartSim
+
+from releaser.sim import SimServer
 
 _LEAKY_PREFIXES = ("RENDER_", "AWS_", "PG", "RELEASER_CONFIG", "RELEASER_STATE", "GITHUB_")
 
@@ -27,31 +30,33 @@ def clean_environment(
 
 
 @pytest.fixture
-def sim_factory() -> Iterator[Callable[..., Any]]:
-    """Start simulators over real HTTP on 127.0.0.1; all are stopped after the test."""
-    from releaser.sim.scenario import load_scenario
-    from releaser.sim.server import SimServer
-
-    servers: list[Any] = []
-
-    def start(scenario: Any = "demo", **kwargs: Any) -> Any:
-        loaded = load_scenario(scenario) if isinstance(scenario, str) else scenario
-        server = SimServer(loaded, port=0, **kwargs).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+def sim_defaults() -> SimOptions:
+    """Real time, Render's rate limits, RENDER_* untouched (folders override this)."""
+    return SimOptions()
 
 
 @pytest.fixture
-def sim(sim_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+def start_sim(monkeypatch: pytest.MonkeyPatch, sim_defaults: SimOptions) -> Iterator[StartSim]:
+    """The one way tests start simulators (over real HTTP on 127.0.0.1), with the folder's
+    `sim_defaults`; all are stopped, and real time restored, after the test."""
+    start = Simulators(sim_defaults, monkeypatch)
+    yield start
+    start.close()
+
+
+@pytest.fixture
+def sim_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[StartSim]:
+    """`start_sim` with the suite-wide defaults whatever the folder (real time, rate limits
+    on, RENDER_* untouched)."""
+    start = Simulators(SimOptions(), monkeypatch)
+    yield start
+    start.close()
+
+
+@pytest.fixture
+def sim(sim_factory: StartSim) -> SimServer:
     """The demo scenario, with RENDER_API_URL/RENDER_API_KEY pointing at it."""
-    server = sim_factory("demo")
-    monkeypatch.setenv("RENDER_API_URL", server.url)
-    monkeypatch.setenv("RENDER_API_KEY", server.api_key)
-    return server
+    return sim_factory("demo", env="api")
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
+from releaser import timebase
 from releaser.errors import ApiError, EnvironmentProblem, NotFoundError
 from releaser.output import coloured, format_time, redact
 from releaser.render.client import RenderClient
@@ -114,7 +114,7 @@ def follow_logs(
     secrets: Sequence[str] = (),
     poll: float = 2.0,
     note: Callable[[str], None] = lambda _: None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = timebase.sleep,
 ) -> None:
     """Print new lines as they come, forever (until Ctrl-C), after ``printed`` (the history).
 

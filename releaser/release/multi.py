@@ -6,12 +6,12 @@ core's (plan_rollback / execute_rollback); this module only orders them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
+from releaser import timebase
 from releaser.config import Config, ReleasePlan
 from releaser.errors import (
     EXIT_NEGATIVE,
@@ -147,7 +147,7 @@ def execute_release(
     client: RenderClient, run: ReleaseRun, options: DeployOptions, progress: Progress
 ) -> ReleaseReport:
     """Autodeploy off, migrate, deploy in order; on a failure roll back what went out."""
-    started, before = time.monotonic(), client.request_count
+    started, before = timebase.monotonic(), client.request_count
     clock = ServerClock(client.server_now)
     autodeploy = _autodeploy_off(client, [p.service for p in run.plans], progress)
     notes = [f"turned autodeploy off on {s.name or s.id}" for s in autodeploy]
@@ -254,7 +254,7 @@ def _migrate(
 ) -> MigrationResult:
     """Run the one-off job, print its log lines as they come, and wait for its exit status."""
     svc = client.resolve_service(service)
-    started = time.monotonic()
+    started = timebase.monotonic()
     job = client.create_job(svc.id, command)
     progress(f"migration job {job.id} on {svc.label}: {command}")
     owner = client.owner_id_for(svc)
@@ -264,10 +264,10 @@ def _migrate(
         _job_logs(client, owner, job, seen, progress)
         if status in ("succeeded", "failed", "canceled"):
             break
-        if time.monotonic() - started > timeout:
+        if timebase.monotonic() - started > timeout:
             status = "timed out"
             break
-        time.sleep(JOB_POLL_SECONDS)
+        timebase.sleep(JOB_POLL_SECONDS)
         job = client.get_job(svc.id, job.id)
         status = job.status or status
     progress(f"migration job {job.id}: {status}")
@@ -276,7 +276,7 @@ def _migrate(
         command=command,
         job_id=job.id,
         status=status,
-        seconds=round(time.monotonic() - started, 1),
+        seconds=round(timebase.monotonic() - started, 1),
     )
 
 
@@ -344,7 +344,7 @@ def _finish(
 ) -> ReleaseReport:
     report = _report(run, options, outcome, summary)
     report.migration, report.autodeploy = migration, notes
-    report.seconds = round(time.monotonic() - started, 1)
+    report.seconds = round(timebase.monotonic() - started, 1)
     report.api_requests = requests
     return report
 

@@ -7,10 +7,10 @@ itself is ``releaser.release.deploy``'s job.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from releaser import timebase
 from releaser.errors import NegativeVerdict, UsageError
 from releaser.release.deploy import DeployOptions
 from releaser.release.health import HealthProber, confirm_healthy, health_check
@@ -27,7 +27,7 @@ def promotion_options(
     *,
     progress: Callable[[str], None] = lambda _: None,
     health_path: str | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = timebase.sleep,
 ) -> DeployOptions:
     """``options`` set to ship staging's live version to ``prod``, or a refusal."""
     staging = client.resolve_service(staging_ref)

@@ -11,7 +11,6 @@ import difflib
 import os
 import random
 import re
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -21,7 +20,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from releaser import __version__
+from releaser import __version__, timebase
 from releaser.errors import (
     ApiError,
     EnvironmentProblem,
@@ -192,7 +191,7 @@ class RenderClient:
         timeout: float = 15.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = timebase.sleep,
         on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -248,11 +247,11 @@ class RenderClient:
             server = parsedate_to_datetime(date).timestamp()
         except (TypeError, ValueError):
             return
-        self._clock_offset = server - time.time()
+        self._clock_offset = server - timebase.wall()
 
     def server_now(self) -> datetime:
         """Now on the API server's clock (second resolution; our clock before any call)."""
-        return datetime.fromtimestamp(time.time() + self._clock_offset, UTC)
+        return datetime.fromtimestamp(timebase.wall() + self._clock_offset, UTC)
 
     # --- transport -------------------------------------------------------------------
 
@@ -298,7 +297,7 @@ class RenderClient:
                     return response
                 status = response.status_code
                 if status == 429:
-                    asked = _parse_retry_after(response, time.time())
+                    asked = _parse_retry_after(response, timebase.wall())
                     last_problem = "rate limited by Render (429)"
                     if asked is not None and asked > self.retry.max_wait:
                         raise ApiError(

@@ -1,7 +1,9 @@
 """Simulated time: real elapsed time multiplied by a scale, plus manual jumps.
 
 Deploys, logs and health changes are scheduled in simulated time, so a 5-minute deploy takes
-30 real seconds at scale 10, and a test can jump ahead without sleeping.
+30 real seconds at scale 10, and a test can jump ahead without sleeping. `SourceClock` follows
+`releaser.timebase` instead: with a virtual source, simulated time moves when the client
+sleeps, and a 5-minute deploy takes no real time at all.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+from releaser import timebase
 
 
 class Clock(Protocol):
@@ -58,3 +62,27 @@ class ManualClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._now += timedelta(seconds=max(0.0, seconds))
+
+
+class SourceClock:
+    """Simulated now = a time source's wall clock, plus manual jumps.
+
+    Without a source it reads `releaser.timebase` at each call (whatever source is in use),
+    so the simulator and the client it serves share one time: a test that swaps in
+    `timebase.VirtualTime` sees every client sleep move the simulated deploy just as far.
+    """
+
+    def __init__(self, source: timebase.TimeSource | None = None) -> None:
+        self._source = source
+        self._jumped = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        wall = self._source.wall() if self._source is not None else timebase.wall()
+        with self._lock:
+            jumped = self._jumped
+        return datetime.fromtimestamp(wall + jumped, UTC)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._jumped += max(0.0, seconds)

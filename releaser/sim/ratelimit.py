@@ -1,13 +1,15 @@
-"""Render's rate limits, in real seconds (a rate limit is about the client's pace, not the
-simulated clock): deploy-like writes 10/min per service, other writes 30/min, reads 400/min."""
+"""Render's rate limits, in the client's seconds (`releaser.timebase`: real, or virtual in
+tests), not the simulated clock's, because a rate limit is about the client's pace: deploy-like
+writes 10/min per service, other writes 30/min, reads 400/min."""
 
 from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from releaser import timebase
 
 _SERVICE_CHANGE = re.compile(r"^/services/([^/]+)(/deploys|/rollback|/suspend|/resume)?/?$")
 
@@ -43,7 +45,9 @@ def bucket_for(method: str, path: str, limits: RateLimits) -> tuple[str, int]:
 class RateLimiter:
     """Fixed windows per bucket, starting at the bucket's first request."""
 
-    def __init__(self, limits: RateLimits, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limits: RateLimits, monotonic: Callable[[], float] = timebase.monotonic
+    ) -> None:
         self.limits = limits
         self._monotonic = monotonic
         self._lock = threading.Lock()

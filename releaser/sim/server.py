@@ -124,9 +124,10 @@ class SimServer:
         httpd.sim = self
         self._httpd = httpd
         self.port = httpd.server_address[1]
-        # A short poll interval makes stop() quick: tests start and stop many servers.
+        # A short poll interval makes stop() quick: tests start and stop many servers (one per
+        # example of the fault property).
         self._thread = threading.Thread(
-            target=httpd.serve_forever, args=(0.05,), name="render-sim", daemon=True
+            target=httpd.serve_forever, args=(0.01,), name="render-sim", daemon=True
         )
         self._thread.start()
         return self
@@ -237,6 +238,16 @@ class SimServer:
         """Requests still being handled, including slow ones whose client gave up."""
         with self._requests_lock:
             return self._in_flight
+
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait (real time, at most ``timeout``) until no request is being handled.
+
+        Under virtual time the client calls this before time moves (`VirtualTime.on_settle`):
+        a slow request it gave up on then lands at the simulated moment it arrived.
+        """
+        give_up = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < give_up:
+            time.sleep(0.01)
 
     def defer(
         self, seconds: float, method: str, path: str, query: dict[str, list[str]], body: Any

@@ -7,11 +7,11 @@ Otherwise SQLite under ``.releaser/``: the lock only excludes processes on this 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from releaser import timebase
 from releaser.errors import ConfigError, LockHeld, ReleaserError
 from releaser.state.models import LedgerEntry, LockHolder
 
@@ -115,17 +115,17 @@ def acquire(
     store: StateStore,
     holder: LockHolder,
     timeout: float,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = timebase.sleep,
 ) -> HeldLock:
     """Take the lock, waiting up to ``timeout`` seconds; raise LockHeld naming the holder."""
-    deadline = time.monotonic() + timeout
+    deadline = timebase.monotonic() + timeout
     while True:
         held = store.try_lock(holder)
         if held is not None:
             return held
-        if time.monotonic() >= deadline:
+        if timebase.monotonic() >= deadline:
             break
-        sleep(min(LOCK_POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
+        sleep(min(LOCK_POLL_SECONDS, max(deadline - timebase.monotonic(), 0.0)))
     current = store.holders(holder.service)
     for _ in range(20):  # the holder writes its row just after it takes the lock
         if current:

@@ -1,35 +1,22 @@
-"""Deploy-test fixtures: the simulator at a fast time scale, its env for the CLI, a client."""
+"""Deploy-test fixtures: the simulator in virtual time, its env for the CLI, a client."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
+from simulators import SimOptions
 
 from releaser.render.client import RenderClient, RetryPolicy
-from releaser.sim import SimServer, load_scenario
-
-FAST = 40.0  # simulated seconds per real second: a 90 s build takes ~2 s
+from releaser.sim import SimServer
 
 
 @pytest.fixture
-def start_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SimServer]]:
-    """Start a simulator and point RENDER_* at it; stopped after the test."""
-    servers: list[SimServer] = []
-
-    def start(scenario: str = "demo", time_scale: float = FAST, **kwargs: Any) -> SimServer:
-        kwargs.setdefault("rate_limits", False)
-        server = SimServer(load_scenario(scenario), port=0, time_scale=time_scale, **kwargs).start()
-        servers.append(server)
-        monkeypatch.setenv("RENDER_API_URL", server.url)
-        monkeypatch.setenv("RENDER_API_KEY", server.api_key)
-        monkeypatch.setenv("RENDER_OWNER_ID", server.owner_id)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+def sim_defaults() -> SimOptions:
+    """Virtual time (a 20-minute watch takes no real time), no rate limits, and RENDER_*
+    (with the owner) pointing at the simulator. A test about a subprocess or a real-time race
+    asks for scaled time: start_sim(..., time_scale=N)."""
+    return SimOptions(clock="virtual", rate_limits=False, env="owner")
 
 
 @pytest.fixture

@@ -1,19 +1,13 @@
-"""Ids from the demo scenario and helpers that read the simulator's state and requests."""
+"""Demo ids (re-exported from tests/demo.py) and helpers that read the simulator's state
+and requests."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from releaser.sim import SimServer
-from releaser.sim.clock import ManualClock
+from demo import BUILD_FAILED, LIVE, LIVE_COMMIT, PREVIOUS, PREVIOUS_COMMIT, WEB  # noqa: F401
 
-WEB = "srv-hjtl316kyssqmyi4ywa3"  # demo: "web"
-LIVE = "dep-hhbxptc0n1q2lqvefl9w"  # web's live deploy: 902ba3c "Show order totals with tax"
-LIVE_COMMIT = "902ba3cda1883801594b6e1b452790cc53948fda"
-PREVIOUS = "dep-8e0q7djmgonospezikj5"  # newest successful before it: c1dfd96 "Revert ..."
-PREVIOUS_COMMIT = "c1dfd96eea8cc2b62785275bca38ac261256e278"
-BUILD_FAILED = "dep-40sfbtxykiok5z9rqeqi"
+from releaser.sim import SimServer
 
 # Quick behaviours: a deploy builds in 20 s and starts in 10 s of simulated time.
 QUICK = {"build_seconds": 20, "update_seconds": 10}
@@ -58,26 +52,3 @@ def live_of(server: SimServer, service: str = WEB) -> Any:
 def auto_deploy_of(server: SimServer, service: str = WEB) -> str:
     with server.state.lock:
         return str(server.state.service(service).config.auto_deploy)
-
-
-class VirtualTime:
-    """Time that moves only when releaser sleeps: the simulator's clock and the watcher's
-    monotonic clock advance together, so a 20-minute watch takes no real time. Time does not
-    move while the simulator still handles a request (a slow POST the client gave up on)."""
-
-    def __init__(self, sim: SimServer, sim_clock: ManualClock) -> None:
-        self.sim = sim
-        self.sim_clock = sim_clock
-        self.elapsed = 0.0
-
-    def monotonic(self) -> float:
-        return self.elapsed
-
-    def sleep(self, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        give_up = time.monotonic() + 5
-        while self.sim.in_flight and time.monotonic() < give_up:
-            time.sleep(0.01)
-        self.elapsed += seconds
-        self.sim_clock.advance(seconds)

@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from deployhelp import LIVE, LIVE_COMMIT, QUICK, VirtualTime, live_of, new_deploys, requests_to
+from deployhelp import LIVE, LIVE_COMMIT, QUICK, live_of, new_deploys, requests_to
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from simulators import SimOptions, Simulators
 
 from releaser.config import Config
 from releaser.errors import ApiError
@@ -19,8 +20,7 @@ from releaser.release.deploy import DeployOptions, execute_deploy, plan_deploy
 from releaser.release.report import DeployReport
 from releaser.release.watch import ServerClock
 from releaser.render.client import RenderClient, RetryPolicy
-from releaser.sim import SimServer, load_scenario
-from releaser.sim.clock import ManualClock
+from releaser.sim import SimServer
 
 Start = Callable[..., SimServer]
 ClientFor = Callable[[SimServer], RenderClient]
@@ -249,7 +249,7 @@ BEHAVIOURS = {
 
 
 def app_healthy(sim: SimServer) -> bool:
-    response = httpx.get(sim.app_url("web") + "/healthz", timeout=5)
+    response = httpx.get(sim.app_url("web") + "/healthz", timeout=5, verify=TLS)
     return response.status_code < 400
 
 
@@ -275,26 +275,22 @@ def test_random_fault_schedules_never_fool_the_verdict(behaviour: str, faults: l
     never two deploys, even when a POST is slower than the client's timeout and Render applies
     it anyway; the exit code matches where the service really is; when Render stays
     unreachable, it is exit 3 and at most the one deploy exists."""
-    clock = ManualClock()
-    with SimServer(load_scenario("demo"), port=0, clock=clock, rate_limits=False) as sim:
-        time = VirtualTime(sim, clock)
+    # A fresh simulator per example (the fixture's would live until the test ends).
+    with Simulators(SimOptions(clock="virtual", rate_limits=False)) as start:
+        sim = start("demo")
         with RenderClient(
             sim.api_key,
             sim.url,
             owner_id=sim.owner_id,
             timeout=PROPERTY_TIMEOUT,
             retry=RetryPolicy(attempts=5, backoff_base=0.5, max_wait=5.0),
-            sleep=time.sleep,
             transport=httpx.HTTPTransport(verify=TLS),  # loading CA certificates costs 0.1 s
         ) as client:
             sim.queue_behaviour("web", behaviour, **QUICK, **BEHAVIOURS[behaviour])
             for index in faults:
                 sim.add_fault(**API_FAULTS[index])
-            server_clock = ServerClock(
-                client.server_now, monotonic=time.monotonic, sleep=time.sleep
-            )
             try:
-                report = run_deploy(sim, client, clock=server_clock)
+                report = run_deploy(sim, client)
             except ApiError as unreachable:
                 assert unreachable.exit_code == 3
                 assert len(requests_to(sim, "POST", "/deploys")) <= 1, "a second deploy POST"

@@ -308,6 +308,7 @@ def test_ctrl_c_during_deploy_names_the_running_deploy_and_the_re_attach_command
 ) -> None:
     """SIGINT while watching: the deploy is not canceled; the error names it, says it is
     still running, and prints 'releaser watch' (exit 4: nobody is watching it now)."""
+    # Real time, not the folder's virtual time: releaser runs in a subprocess that sleeps for real.
     sim = start_sim("render-shapes", time_scale=1.0)
     sim.queue_behaviour("storefront", "succeed", build_seconds="2h")
     env = {**os.environ, "RENDER_API_URL": sim.url, "RENDER_API_KEY": sim.api_key}

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deployhelp import VirtualTime, live_of, new_deploys, requests_to
+from deployhelp import live_of, new_deploys, requests_to
+from simulators import StartSim
 
 from releaser.config import Config
 from releaser.release.deploy import DeployOptions, execute_deploy, plan_deploy
 from releaser.release.report import DeployReport
 from releaser.release.watch import ServerClock
 from releaser.render.client import RenderClient, RetryPolicy
-from releaser.sim import SimServer, load_scenario
-from releaser.sim.clock import ManualClock
+from releaser.sim import SimServer
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 TLS = ssl.create_default_context()
@@ -89,25 +89,20 @@ FAILING = {
 }
 
 
-def run_case(name: str, service: str) -> tuple[DeployReport, SimServer]:
-    clock = ManualClock()
-    sim = SimServer(
-        load_scenario(str(SCENARIOS / f"{name}.toml")), port=0, clock=clock, rate_limits=False
-    ).start()
-    time = VirtualTime(sim, clock)
+def run_case(start_sim: StartSim, name: str, service: str) -> tuple[DeployReport, SimServer]:
+    sim = start_sim(str(SCENARIOS / f"{name}.toml"))  # in virtual time
     client = RenderClient(
         sim.api_key,
         sim.url,
         owner_id=sim.owner_id,
         timeout=5.0,
         retry=RetryPolicy(attempts=5, backoff_base=0.5, max_wait=5.0),
-        sleep=time.sleep,
         transport=httpx.HTTPTransport(verify=TLS),
     )
     try:
         target = client.resolve_service(service)
         plan = plan_deploy(client, Config(), target, DeployOptions(skip_checks=True, soak=60))
-        server_clock = ServerClock(client.server_now, monotonic=time.monotonic, sleep=time.sleep)
+        server_clock = ServerClock(client.server_now)
         report = execute_deploy(client, plan, server_clock, progress=lambda _: None)
     finally:
         client.close()
@@ -115,10 +110,12 @@ def run_case(name: str, service: str) -> tuple[DeployReport, SimServer]:
 
 
 @pytest.mark.parametrize("name", sorted(HARMLESS))
-def test_harmless_lines_never_cancel_or_roll_back_a_good_release(name: str) -> None:
+def test_harmless_lines_never_cancel_or_roll_back_a_good_release(
+    start_sim: StartSim, name: str
+) -> None:
     """Exit 0, nothing canceled or rolled back, and the report says what it judged harmless."""
     case = HARMLESS[name]
-    report, sim = run_case(name, case.service)
+    report, sim = run_case(start_sim, name, case.service)
     try:
         assert (report.outcome, report.exit_code) == (case.outcome, case.exit_code), (
             report.summary,
@@ -136,10 +133,12 @@ def test_harmless_lines_never_cancel_or_roll_back_a_good_release(name: str) -> N
 
 
 @pytest.mark.parametrize("name", sorted(FAILING))
-def test_failures_are_caught_with_the_action_an_on_call_engineer_would_take(name: str) -> None:
+def test_failures_are_caught_with_the_action_an_on_call_engineer_would_take(
+    start_sim: StartSim, name: str
+) -> None:
     """The right exit code, the one action (cancel or rollback), and the evidence quoted."""
     case = FAILING[name]
-    report, sim = run_case(name, case.service)
+    report, sim = run_case(start_sim, name, case.service)
     try:
         assert (report.outcome, report.exit_code) == (case.outcome, case.exit_code), (
             report.summary,

@@ -7,18 +7,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from demo import WEB  # "web" in demo and every gonogo-* scenario
+from simulators import SimOptions, StartSim
 
-WEB = "srv-hjtl316kyssqmyi4ywa3"  # "web" in demo and every gonogo-* scenario
+from releaser.sim import SimServer
 
 
 @pytest.fixture
-def start(sim_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """Start a scenario, point RENDER_API_URL/KEY at it, optionally write ./releaser.toml."""
+def sim_defaults() -> SimOptions:
+    """Real time and rate limits, RENDER_API_URL/KEY pointing at the simulator."""
+    return SimOptions(env="api")
 
-    def go(scenario: str = "demo", config: str | None = None) -> Any:
-        server = sim_factory(scenario)
-        monkeypatch.setenv("RENDER_API_URL", server.url)
-        monkeypatch.setenv("RENDER_API_KEY", server.api_key)
+
+@pytest.fixture
+def start(start_sim: StartSim) -> Callable[..., SimServer]:
+    """Start a scenario (RENDER_* pointing at it), optionally write ./releaser.toml."""
+
+    def go(scenario: str = "demo", config: str | None = None) -> SimServer:
+        server = start_sim(scenario)
         if config is not None:
             Path("releaser.toml").write_text(config)
         return server

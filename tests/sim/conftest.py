@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 from simsupport import StartSim, client_for
+from simulators import SimOptions
 
-from releaser.sim import ManualClock, SimServer, load_scenario
-from releaser.sim.scenario import Scenario
+from releaser.sim import ManualClock, SimServer
 
 
 @pytest.fixture
@@ -20,21 +19,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def start_sim(clock: ManualClock) -> Iterator[StartSim]:
-    """Start simulators (manual clock, rate limits off unless asked); all stop after the test."""
-    servers: list[SimServer] = []
-
-    def start(scenario: str | Scenario = "demo", **kwargs: Any) -> SimServer:
-        kwargs.setdefault("clock", clock)
-        kwargs.setdefault("rate_limits", False)
-        loaded = load_scenario(scenario) if isinstance(scenario, str) else scenario
-        server = SimServer(loaded, **kwargs).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+def sim_defaults(clock: ManualClock) -> SimOptions:
+    """The test's manual clock, rate limits off unless asked, RENDER_* untouched."""
+    return SimOptions(clock=clock, rate_limits=False)
 
 
 @pytest.fixture

@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+from demo import ENV_GROUP, MAIN_DB, OWNER, WEB, WORKER  # noqa: F401  (re-exported)
+from demo import LIVE as LIVE_WEB_DEPLOY  # noqa: F401
 
 from releaser.sim import SimServer
-
-WEB = "srv-hjtl316kyssqmyi4ywa3"  # demo: "web"
-WORKER = "srv-ti5dbf051xm8voph0xct"  # demo: "worker"
-LIVE_WEB_DEPLOY = "dep-hhbxptc0n1q2lqvefl9w"
-OWNER = "tea-46ityiqdxl9o1pv9trq0"
-MAIN_DB = "dpg-7l12w8x43hfpnuskvnmm-a"
-ENV_GROUP = "evg-92lpgx2g5lhjcdiuypdy"
 
 StartSim = Callable[..., SimServer]
 

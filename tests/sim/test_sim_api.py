@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import demo
 import httpx
 import pytest
 from simsupport import ENV_GROUP, MAIN_DB, OWNER, WEB, WORKER, StartSim, client_for
@@ -199,7 +200,7 @@ def test_logs_forward_filters_and_required_params(start_sim: StartSim, clock: Ma
 
 def test_history_logs_sit_in_each_deploy_window(api: httpx.Client) -> None:
     """A history deploy's logs lie in its createdAt..finishedAt window (no deploy filter)."""
-    failed = api.get(f"/services/{WEB}/deploys/dep-40sfbtxykiok5z9rqeqi").json()
+    failed = api.get(f"/services/{WEB}/deploys/{demo.BUILD_FAILED}").json()
     body = api.get(
         "/logs",
         params={

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import demo
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -71,7 +72,7 @@ def test_serve_prints_the_environment_and_stops_cleanly(
         "/v1"
     )
     assert env["RENDER_API_KEY"].startswith("rnd_sim_")
-    assert env["RENDER_OWNER_ID"] == "tea-46ityiqdxl9o1pv9trq0"
+    assert env["RENDER_OWNER_ID"] == demo.OWNER
     response = httpx.get(
         env["RENDER_API_URL"] + "/services",
         headers={"Authorization": f"Bearer {env['RENDER_API_KEY']}"},

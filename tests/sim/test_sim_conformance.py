@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import demo
 import httpx
 import pytest
 from simsupport import ENV_GROUP, LIVE_WEB_DEPLOY, MAIN_DB, OWNER, WEB, StartSim
@@ -165,8 +166,8 @@ def tour(server: SimServer, api: httpx.Client, clock: ManualClock) -> None:
     api.get("/services", params={"limit": 100, "ownerId": OWNER})
     api.get("/services", params={"type": ["web_service", "cron_job"], "name": "web"})
     for service in (
-        "srv-hjtl316kyssqmyi4ywa3",
-        "srv-ti5dbf051xm8voph0xct",
+        demo.WEB,
+        demo.WORKER,
         "srv-pserv",
         "srv-static",
         "srv-cron",
@@ -195,14 +196,12 @@ def tour(server: SimServer, api: httpx.Client, clock: ManualClock) -> None:
     api.get(f"/services/{WEB}/deploys/{created['id']}")
     api.post(f"/services/{WEB}/deploys/{created['id']}/cancel")
     api.post(f"/services/{WEB}/deploys/{created['id']}/cancel")  # 400: finished
-    api.post(f"/services/{WEB}/rollback", json={"deployId": "dep-8e0q7djmgonospezikj5"})
+    api.post(f"/services/{WEB}/rollback", json={"deployId": demo.PREVIOUS})
     api.post(f"/services/{WEB}/rollback", json={"deployId": "dep-missing"})
     clock.advance(60)
     server.add_fault(method="POST", path="/services/*/deploys", queued_202=True, count=1)
     api.post(f"/services/{WEB}/deploys", json={"deployMode": "deploy_only"})
-    api.post(
-        "/services/srv-ti5dbf051xm8voph0xct/deploys", json={"imageUrl": "ghcr.io/acme/worker:1.1.0"}
-    )
+    api.post(f"/services/{demo.WORKER}/deploys", json={"imageUrl": "ghcr.io/acme/worker:1.1.0"})
     server.queue_behaviour("web", "unhealthy_after_live", unhealthy_after=10)
     api.post(f"/services/{WEB}/deploys", json={})
     server.queue_behaviour("web", "build_failed")
@@ -212,7 +211,7 @@ def tour(server: SimServer, api: httpx.Client, clock: ManualClock) -> None:
     api.get(f"/services/{WEB}/deploys", params={"limit": 100})
     api.get(f"/services/{WEB}/deploys", params={"status": ["live", "deactivated"], "limit": 2})
     api.get(f"/services/{WEB}/deploys/{LIVE_WEB_DEPLOY}")
-    api.get("/services/srv-ti5dbf051xm8voph0xct/deploys")
+    api.get(f"/services/{demo.WORKER}/deploys")
     job = api.post(f"/services/{WEB}/jobs", json={"startCommand": "python -m app.migrate"}).json()
     api.get(f"/services/{WEB}/jobs/{job['id']}")
     server.queue_job("web", succeeds=False, seconds=5)

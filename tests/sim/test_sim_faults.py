@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import demo
 import httpx
 import pytest
 from simsupport import WEB, StartSim, client_for
@@ -31,7 +32,7 @@ def test_flaky_api_scenario_fails_some_reads_then_recovers(start_sim: StartSim) 
     api = client_for(start_sim("flaky-api"))
     codes = [api.get(f"/services/{WEB}/deploys").status_code for _ in range(3)]
     assert codes == [503, 503, 200]
-    assert api.get(f"/services/{WEB}/deploys/dep-hhbxptc0n1q2lqvefl9w").status_code == 502
+    assert api.get(f"/services/{WEB}/deploys/{demo.LIVE}").status_code == 502
     assert api.get(f"/services/{WEB}/env-vars").status_code == 200  # not matched
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import demo
 import httpx
 from simsupport import LIVE_WEB_DEPLOY, OWNER, WEB, StartSim, client_for
 
@@ -167,7 +168,7 @@ def test_rollback_reuses_the_target_build_and_skips_the_build(
     """Rollback creates a 'rollback' deploy of the target's commit that needs no build."""
     server = start_sim("demo")
     api = client_for(server)
-    target = "dep-8e0q7djmgonospezikj5"
+    target = demo.PREVIOUS
     response = api.post(f"/services/{WEB}/rollback", json={"deployId": target})
     assert response.status_code == 201
     rolled = response.json()
@@ -191,9 +192,9 @@ def test_rollback_refuses_failed_targets_and_expired_builds(start_sim: StartSim)
     scenario = load_scenario("demo")
     scenario.services[0].build_retention = 2
     api = client_for(start_sim(scenario))
-    failed = api.post(f"/services/{WEB}/rollback", json={"deployId": "dep-40sfbtxykiok5z9rqeqi"})
+    failed = api.post(f"/services/{WEB}/rollback", json={"deployId": demo.BUILD_FAILED})
     assert failed.status_code == 400
-    old = api.post(f"/services/{WEB}/rollback", json={"deployId": "dep-y0te1ity6hmwi461cicr"})
+    old = api.post(f"/services/{WEB}/rollback", json={"deployId": demo.OLDEST})
     assert old.status_code == 400 and "no longer retained" in old.json()["message"]
     missing = api.post(f"/services/{WEB}/rollback", json={"deployId": "dep-nope"})
     assert missing.status_code == 404

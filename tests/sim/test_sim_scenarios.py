@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import demo
 import pytest
 
 from releaser.errors import ConfigError
@@ -46,6 +47,25 @@ def test_every_builtin_scenario_loads_with_web_and_worker() -> None:
         assert [s.name for s in load_scenario(name).services] == ["web", "worker"]
     assert load_scenario("crash-loop").next_deploys[0].behaviour == "crash_loop"
     assert load_scenario("flaky-api").faults
+
+
+def test_the_demo_ids_tests_use_are_the_demo_scenario_s() -> None:
+    """tests/demo.py is the one place tests read demo ids from: it must match the scenario."""
+    scenario = load_scenario("demo")
+    services = {s.name: s for s in scenario.services}
+    web = sorted(services["web"].deploys, key=lambda d: d.id)
+    by_id = {d.id: d for d in web}
+    assert scenario.owner.id == demo.OWNER
+    assert [g.id for g in scenario.env_groups] == [demo.ENV_GROUP]
+    assert [p.id for p in scenario.postgres if p.name == "main-db"] == [demo.MAIN_DB]
+    assert (services["web"].id, services["worker"].id) == (demo.WEB, demo.WORKER)
+    assert [d.id for d in web if d.status == "live"] == [demo.LIVE]
+    assert by_id[demo.LIVE].commit == demo.LIVE_COMMIT
+    assert by_id[demo.PREVIOUS].commit == demo.PREVIOUS_COMMIT
+    assert by_id[demo.PREVIOUS].message.startswith("Revert")
+    assert by_id[demo.UPDATE_FAILED].status == "update_failed"
+    assert by_id[demo.BUILD_FAILED].status == "build_failed"
+    assert by_id[demo.OLDEST].message == "Add health endpoint"
 
 
 def test_a_minimal_file_gets_defaults(tmp_path: Path) -> None:

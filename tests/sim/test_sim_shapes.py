@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import demo
 import httpx
 import pytest
 from simsupport import StartSim, client_for
@@ -195,7 +196,7 @@ def test_the_status_filter_quirk_returns_every_status(start_sim: StartSim) -> No
     statuses = {d["status"] for d in deploys(api, CHECKOUT, status="live")}
     assert statuses == {"live", "deactivated", "build_in_progress"}
     plain = client_for(start_sim("demo"))
-    web = "srv-hjtl316kyssqmyi4ywa3"
+    web = demo.WEB
     assert {d["status"] for d in deploys(plain, web, status="live")} == {"live"}
 
 

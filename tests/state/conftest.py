@@ -7,13 +7,11 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
-
-from releaser.sim import SimServer
+from simulators import SimOptions
 
 ADMIN_DSN = os.environ.get("RELEASER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -41,21 +39,10 @@ def state_dsn(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def start_sim(
-    sim_factory: Callable[..., SimServer], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., SimServer]:
-    """Start a fast simulator (a scenario name or object) and point RENDER_* at it."""
-
-    def start(scenario: Any = "demo", **kwargs: Any) -> SimServer:
-        kwargs.setdefault("rate_limits", False)
-        kwargs.setdefault("time_scale", 40.0)
-        server = sim_factory(scenario, **kwargs)
-        for name, value in (("URL", server.url), ("KEY", server.api_key)):
-            monkeypatch.setenv(f"RENDER_API_{name}", value)
-        monkeypatch.setenv("RENDER_OWNER_ID", server.owner_id)
-        return server
-
-    return start
+def sim_defaults() -> SimOptions:
+    """Virtual time (test_lock.py overrides it: its tests race real processes), no rate
+    limits, RENDER_* (with the owner) pointing at the simulator."""
+    return SimOptions(clock="virtual", rate_limits=False, env="owner")
 
 
 @pytest.fixture

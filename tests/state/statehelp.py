@@ -1,3 +1,3 @@
-"""Ids from the demo scenario used by the lock and ledger tests."""
+"""Demo ids used by the lock and ledger tests."""
 
-WEB = "srv-hjtl316kyssqmyi4ywa3"  # demo scenario: "web"
+from demo import WEB  # noqa: F401  (tests/demo.py is the one place)

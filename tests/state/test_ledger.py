@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import demo
 import psycopg
 import pytest
 from click.testing import Result
@@ -18,7 +19,7 @@ from releaser.state.pg import PostgresStore
 
 Run = Callable[..., Result]
 Start = Callable[..., SimServer]
-LIVE = "dep-hhbxptc0n1q2lqvefl9w"  # demo: web's live deploy
+LIVE = demo.LIVE  # demo: web's live deploy
 QUICK = {"build_seconds": 20, "update_seconds": 10}
 SECRET = "s3cr3t-value-that-must-never-be-stored-0123456789"
 GITHUB = {

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
+from simulators import SimOptions
 from statehelp import WEB
 
 from releaser.sim import SimServer
@@ -26,6 +27,13 @@ from releaser.state.store import StateStore, acquire
 Run = Callable[..., Result]
 Start = Callable[..., SimServer]
 ROUNDS = 100
+
+
+@pytest.fixture
+def sim_defaults() -> SimOptions:
+    """Scaled time (40x), not the folder's virtual time: these tests race real processes and
+    threads, which wait in real time."""
+    return SimOptions(clock=40.0, rate_limits=False, env="owner")
 
 
 def holder(service: str = WEB, who: str = "alice", what: str = "deploy") -> LockHolder:

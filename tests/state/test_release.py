@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import demo
 import pytest
 from click.testing import Result
 
@@ -16,7 +17,7 @@ from releaser.state.pg import PostgresStore
 Run = Callable[..., Result]
 Start = Callable[..., SimServer]
 QUICK = {"build_seconds": 20, "update_seconds": 10}
-WEB_LIVE = "dep-hhbxptc0n1q2lqvefl9w"
+WEB_LIVE = demo.LIVE
 RELEASE_TOML = """
 [releases.shop]
 services = ["web", "worker"]
@@ -67,8 +68,8 @@ def test_a_healthy_release_migrates_first_then_deploys_in_order(
     assert order == ["jobs", "deploys", "deploys"]
     deploy_posts = [p for m, p in writes(sim) if m == "POST" and p.endswith("/deploys")]
     assert [p.split("/")[3] for p in deploy_posts] == [
-        "srv-hjtl316kyssqmyi4ywa3",
-        "srv-ti5dbf051xm8voph0xct",
+        demo.WEB,
+        demo.WORKER,
     ]
     patches = [json.dumps(r.json) for r in sim.requests if r.method == "PATCH"]
     assert patches.count('{"autoDeploy": "no"}') == 2 and patches[-1] == '{"autoDeploy": "yes"}'
@@ -94,7 +95,7 @@ def test_a_failing_second_service_rolls_back_the_first(
     assert result.exit_code == 1, result.stderr
     assert "worker failed; every service is back on its previous deploy" in result.stderr
     rollbacks = [p for m, p in writes(sim) if p.endswith("/rollback")]
-    assert rollbacks == ["/v1/services/srv-hjtl316kyssqmyi4ywa3/rollback"]
+    assert rollbacks == [f"/v1/services/{demo.WEB}/rollback"]
     with sim.state.lock:
         sim.state.advance()
         web_live = sim.state.service("web").live()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime
+
+from releaser import timebase
 
 NEW_RESPONSE_SECONDS = 0.001  # an offset change smaller than this is two reads, not a response
 
@@ -23,9 +24,9 @@ class ServerClock:
         self,
         read_server: Callable[[], datetime],
         *,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = timebase.monotonic,
+        wall: Callable[[], float] = timebase.wall,
+        sleep: Callable[[float], None] = timebase.sleep,
     ) -> None:
         self._read = read_server
         self._mono = monotonic
