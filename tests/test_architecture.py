@@ -135,7 +135,8 @@ def test_a_bug_exits_70_with_one_line_never_the_retry_code(
 
     @click.command()
     def broken() -> None:
-        {}["missing"]  # noqa: B018 - the bug under test
+        empty: dict[str, str] = {}
+        empty["missing"]  # noqa: B018 - the bug under test
 
     module = type(sys)("releaser_test_broken")
     module.broken = broken  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from dbsupport import SECRET_PASSWORD, admin, dsn_for, url_for
 
-from releaser.config import Config, DatabaseConfig, ServiceRules
+from releaser.config import Config, DatabaseConfig, EvidenceKind, ServiceRules
 from releaser.release.gonogo import check_database_backup
 
 
@@ -562,7 +562,7 @@ def test_go_no_go_weighs_each_evidence_kind_against_its_own_age(tmp_path: Path) 
     drilled("render-export", timedelta(hours=1), timedelta(seconds=1), False)
     rules = ServiceRules(database="main", production=True)
 
-    def verdict(evidence: dict[str, str]) -> Any:
+    def verdict(evidence: dict[EvidenceKind, str]) -> Any:
         config = Config(databases={"main": DatabaseConfig(store=store_url, evidence=evidence)})
         return check_database_backup(rules, config)
 

@@ -70,7 +70,8 @@ def test_a_healthy_deploy_of_every_type_and_shape_exits_0(
     even though the deploy list ignores ?status=live."""
     sim = start_sim("render-shapes")
     with sim.state.lock:
-        live_before = sim.state.service(service).live().id
+        live_before = sim.state.service(service).live()
+        assert live_before is not None
     sim.queue_behaviour(service, "succeed", **QUICK)
     result = deploy(run_cli, service)
     assert result.exit_code == 0, result.stderr
@@ -78,7 +79,7 @@ def test_a_healthy_deploy_of_every_type_and_shape_exits_0(
     assert report["outcome"] == "healthy"
     assert judged in report["health_judged"]
     assert (report["health_probes"] > 0) == probes
-    assert report["previous_deploy_id"] == live_before
+    assert report["previous_deploy_id"] == live_before.id
     nothing_undone(sim)
     assert len(new_deploys(sim, service)) == 1
 
@@ -131,7 +132,8 @@ def test_a_failed_pre_deploy_fails_without_rollback_and_the_old_version_serves(
     assert "is still serving" in report["summary"]
     nothing_undone(sim)
     with sim.state.lock:
-        assert sim.state.service(API).live().id == API_LIVE
+        live = sim.state.service(API).live()
+        assert live is not None and live.id == API_LIVE
 
 
 def test_a_crash_loop_on_a_disk_service_is_described_as_downtime(

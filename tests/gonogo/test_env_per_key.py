@@ -69,7 +69,7 @@ def test_listing_whose_pages_do_not_chain_is_refused() -> None:
 
 def test_restore_refuses_when_a_value_came_back_null(tmp_path: Path) -> None:
     """A variable listed without a value: the restore plan is not made, nothing is written."""
-    listed = [{"key": "A", "value": "1"}, {"key": "B", "value": None}]
+    listed: list[dict[str, Any]] = [{"key": "A", "value": "1"}, {"key": "B", "value": None}]
     backup = tmp_path / "b.json"
     backup.write_text(
         json.dumps(

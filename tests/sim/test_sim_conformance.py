@@ -385,7 +385,8 @@ def validate(
             "https://api.render.com",
             request.method.lower(),
             request.url.path,
-            args=list(request.url.params.multi_items()),
+            # lists, so a repeated parameter (?type=a&type=b) keeps every value
+            args={key: request.url.params.get_list(key) for key in request.url.params},
             headers=dict(request.headers),
             data=request.content or None,
             content_type=request.headers.get("Content-Type", "application/json"),
@@ -402,7 +403,7 @@ def validate(
             content,
             status_code=response.status_code,
             headers=dict(response.headers),
-            content_type=response.headers.get("Content-Type", "").split(";")[0] or None,
+            content_type=response.headers.get("Content-Type", "").split(";")[0],
         )
         try:
             openapi.validate_response(mock_request, mock_response)

@@ -27,7 +27,7 @@ def databases(state_dsn: str) -> Iterator[Callable[[], str]]:
     def make() -> str:
         names.append(f"releaser_ldb_{secrets.token_hex(4)}")
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(names[-1])))
-        return psycopg.conninfo.make_conninfo(**{**info, "dbname": names[-1]})
+        return psycopg.conninfo.make_conninfo("", **{**info, "dbname": names[-1]})
 
     yield make
     for name in names:
