@@ -62,7 +62,7 @@ def test_the_demo_ids_tests_use_are_the_demo_scenario_s() -> None:
     assert [d.id for d in web if d.status == "live"] == [demo.LIVE]
     assert by_id[demo.LIVE].commit == demo.LIVE_COMMIT
     assert by_id[demo.PREVIOUS].commit == demo.PREVIOUS_COMMIT
-    assert by_id[demo.PREVIOUS].message.startswith("Revert")
+    assert (by_id[demo.PREVIOUS].message or "").startswith("Revert")
     assert by_id[demo.UPDATE_FAILED].status == "update_failed"
     assert by_id[demo.BUILD_FAILED].status == "build_failed"
     assert by_id[demo.OLDEST].message == "Add health endpoint"
