@@ -104,7 +104,10 @@ def test_two_releaser_processes_env_set_at_once_one_writes_the_other_exits_3(
 ) -> None:
     """Real `releaser env set` processes, 4 rounds: one writes, the other names the holder."""
     sim = start_sim("demo")
-    env_set_slowly(sim, 2.5)
+    # env set reads the variables three times (two pages each) while it holds the lock: 1.2 s
+    # per read holds it ~7 s, far longer than the two processes' start-up skew (was 2.5 s:
+    # 15 s a round, a minute for the test).
+    env_set_slowly(sim, 1.2)
     for round_no in range(4):
         sim.clear_requests()
         procs = [
