@@ -96,6 +96,9 @@ def _public_tables(dbname: str) -> int:
 
 
 def _restore_roles() -> list[str]:
+    # Compared as "none left that was not there before" (<=), never "exactly as before":
+    # a restore also drops the leftover role of a killed drill, which another test (or
+    # another run on the same server) may have made.
     with admin() as conn:
         rows = conn.execute(
             "SELECT rolname FROM pg_roles WHERE rolname LIKE 'releaser\\_restore\\_%'"
@@ -113,7 +116,7 @@ def test_drill_runs_the_dumps_code_without_privileges(
     result = run_cli("db", "drill", dsn_for(name), "--to", file_store, "-o", "json")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert _privileges(role) == (False, False, False)
-    assert set(_restore_roles()) == before
+    assert set(_restore_roles()) <= before
 
 
 def test_restore_runs_as_a_throwaway_role_and_hands_over(
@@ -131,7 +134,7 @@ def test_restore_runs_as_a_throwaway_role_and_hands_over(
     )  # fmt: skip
     assert result.exit_code == 0, result.stdout + result.stderr
     assert _privileges(role) == (False, False, False)
-    assert set(_restore_roles()) == before
+    assert set(_restore_roles()) <= before
     with psycopg.connect(dsn_for(target)) as conn:
         owners = conn.execute(
             "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relname IN "
@@ -470,7 +473,7 @@ def test_restore_role_that_cannot_log_in_is_exit_3_not_a_failed_snapshot(
             "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
         )
         assert found.fetchone() == (0,)
-    assert set(_restore_roles()) == before  # the throwaway role is gone too
+    assert set(_restore_roles()) <= before  # the throwaway role is gone too
 
 
 def test_export_drill_runs_the_exports_code_without_privileges(
@@ -497,4 +500,4 @@ def test_export_drill_runs_the_exports_code_without_privileges(
     assert result.exit_code == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["passed"] is True
     assert _privileges(role) == (False, False, False)
-    assert set(_restore_roles()) == before
+    assert set(_restore_roles()) <= before
