@@ -10,7 +10,7 @@ Markdown) form is a method beside the data, so the CLI only chooses which to pri
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, computed_field
 
@@ -79,6 +79,10 @@ class Result(BaseModel):
     summary: str
     advice: str = ""
 
+    # Whether the text's first line is the verdict (coloured on a terminal); a result whose
+    # text opens with a table header or key/value pairs says False.
+    verdict_first: ClassVar[bool] = True
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def exit_code(self) -> int:
@@ -94,6 +98,8 @@ class Result(BaseModel):
 
     def render_terminal(self, style: Style) -> str:
         """The text form coloured for a terminal: the verdict line green or red, bold."""
+        if not self.verdict_first:
+            return self.render_text()
         head, _, rest = self.render_text().partition("\n")
         colour = "green" if self.ok else "red"
         return style(head, fg=colour, bold=True) + ("\n" + rest if rest else "")

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from releaser.cli.console import console, set_output
+from releaser.cli.common import console_output as output_option
+from releaser.cli.console import console
 
 
 def _db() -> Any:
@@ -22,17 +23,6 @@ def _db() -> Any:
     return db
 
 
-# common.output_option's -o, not passed to the body: the console prints what it chose.
-output_option = click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for people, json (one document on stdout) for scripts.",
-    callback=set_output,
-    expose_value=False,
-)
 endpoint_option = click.option(
     "--endpoint-url",
     metavar="URL",

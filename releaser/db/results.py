@@ -10,7 +10,7 @@ reads. A failed check is exit 1 with the names of the first mismatches, whatever
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -49,6 +49,8 @@ NOT_TRUSTED = "Do not rely on this snapshot; see the checks above and use anothe
 
 class Flattened(Result):
     """A result whose JSON puts one nested model's keys at the top level (as it always has)."""
+
+    verdict_first: ClassVar[bool] = False  # opens with a table or key/value lines
 
     @model_serializer(mode="wrap")
     def _flatten(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -208,6 +210,8 @@ def render_drills_table(rows: list[RenderDrillRow]) -> str:
 class SnapshotList(Result):
     """``db list``: the store's snapshots, newest first, and its Render drills."""
 
+    verdict_first: ClassVar[bool] = False  # opens with a table or key/value lines
+
     outcome: ListOutcome = ListOutcome.LISTED
     store: str
     snapshots: list[SnapshotRow]
@@ -253,6 +257,8 @@ class VerifyOutcome(Outcome):
 class Verification(Result):
     """``db verify``: every check of the archive against its manifest."""
 
+    verdict_first: ClassVar[bool] = False  # opens with a table or key/value lines
+
     outcome: VerifyOutcome
     snapshot_id: str
     store: str
@@ -296,6 +302,8 @@ class RestoreVerdict(Outcome):
 class RestorePlanned(Result):
     """``db restore --dry-run``: the steps, nothing written."""
 
+    verdict_first: ClassVar[bool] = False  # opens with a table or key/value lines
+
     outcome: RestoreVerdict = RestoreVerdict.PLANNED
     dry_run: bool = True
     snapshot_id: str
@@ -317,6 +325,8 @@ class RestorePlanned(Result):
 
 class Restored(Result):
     """``db restore``: the restored copy checked against the manifest, and the RTO."""
+
+    verdict_first: ClassVar[bool] = False  # opens with a table or key/value lines
 
     outcome: RestoreVerdict
     snapshot_id: str
@@ -437,6 +447,8 @@ class DrillReport(Flattened):
 class Cleanup(Result):
     """``db drill --cleanup``: the scratch databases and roles of killed drills, dropped."""
 
+    verdict_first: ClassVar[bool] = False  # opens with a table or key/value lines
+
     outcome: DrillOutcome = DrillOutcome.CLEANED_UP
     cleaned_up: list[str]
 
@@ -526,6 +538,8 @@ class PruneRow(BaseModel):
 class PruneReport(Result):
     """``db prune``: what was (or, with --dry-run, would be) deleted or kept, and why."""
 
+    verdict_first: ClassVar[bool] = False  # opens with a table or key/value lines
+
     outcome: PruneOutcome
     store: str
     dry_run: bool
@@ -585,6 +599,8 @@ class ExportRow(BaseModel):
 class ExportList(Result):
     """``db export --list``: SOURCE's exports that Render keeps."""
 
+    verdict_first: ClassVar[bool] = False  # opens with a table or key/value lines
+
     outcome: ExportOutcome = ExportOutcome.LISTED
     render_id: str
     exports: list[ExportRow]
@@ -614,6 +630,8 @@ class StoredCopy(BaseModel):
 
 class ExportMade(Result):
     """``db export``: the new export, and where it was copied with --download-to."""
+
+    verdict_first: ClassVar[bool] = False  # opens with a table or key/value lines
 
     outcome: ExportOutcome = ExportOutcome.EXPORTED
     export_id: str
