@@ -67,7 +67,7 @@ def _deploy_options(func: Any) -> Any:
     return func
 
 
-def _watch_options(
+def watch_options(
     timeout: str,
     soak: str,
     no_rollback: bool,
@@ -191,7 +191,7 @@ def deploy(
     Example:
       releaser deploy web --commit 1a2b3c4 --soak 2m --report release.md
     """
-    options = _watch_options(
+    options = watch_options(
         timeout,
         soak,
         no_rollback,
@@ -244,7 +244,7 @@ def promote(
     """
     _run_deploy(
         to_service,
-        _watch_options(timeout, soak, no_rollback, skip_checks),
+        watch_options(timeout, soak, no_rollback, skip_checks),
         dry_run=dry_run,
         yes=yes,
         report_path=report_path,
@@ -371,7 +371,7 @@ def watch(
 
     if report_path is not None:
         check_writable_file(Path(report_path), "--report", REPORT_HEAD)
-    options = replace(_watch_options(timeout, soak, not rollback_on_failure, True), attached=True)
+    options = replace(watch_options(timeout, soak, not rollback_on_failure, True), attached=True)
     config = load_config()
     with render_client() as client:
         svc = client.resolve_service(service)

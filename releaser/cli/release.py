@@ -87,7 +87,7 @@ def release(
     Example:
       releaser release shop --commit 1a2b3c4 --changed-since v1.4.0 --yes --report release.md
     """
-    from releaser.cli.deploy import _watch_options
+    from releaser.cli.deploy import watch_options
     from releaser.config import load_config
     from releaser.files import check_writable_file
     from releaser.release.multi import execute_release
@@ -99,7 +99,7 @@ def release(
         console().check_confirmable(yes)  # exit 2 before any request or lock
     config = load_config()
     wanted = _release_plan(config, name).services
-    options = _watch_options(timeout, soak, False, False, commit=commit, image=image)
+    options = watch_options(timeout, soak, False, False, commit=commit, image=image)
     with render_client() as client:
         run, report = _plan(client, config, name, wanted, options, changed_since, dry_run=dry_run)
         if report is None:
