@@ -254,18 +254,26 @@ class VerifyOutcome(Outcome):
     FAILED = "failed", EXIT_NEGATIVE
 
 
-class Verification(Result):
-    """``db verify``: every check of the archive against its manifest."""
+class Checked(Result):
+    """A result that is a list of checks against a manifest: the table, then the verdict."""
 
-    verdict_first: ClassVar[bool] = False  # opens with a table or key/value lines
+    verdict_first: ClassVar[bool] = False  # opens with the checks table
+
+    passed: bool
+    checks: list[Check]
+
+    def render_text(self) -> str:
+        return checks_table(self.checks) + (f"\n{self.summary}" if self.ok else "")
+
+
+class Verification(Checked):
+    """``db verify``: every check of the archive against its manifest."""
 
     outcome: VerifyOutcome
     snapshot_id: str
     store: str
-    passed: bool
     seconds: float
     mb_per_s: float
-    checks: list[Check]
 
     @classmethod
     def of(cls, store_url: str, snapshot_id: str, verified: VerifyResult) -> Verification:
@@ -285,9 +293,6 @@ class Verification(Result):
             mb_per_s=verified.mb_per_s,
             checks=verified.checks,
         )
-
-    def render_text(self) -> str:
-        return checks_table(self.checks) + (f"\n{self.summary}" if self.ok else "")
 
 
 # --- restore ----------------------------------------------------------------------------
@@ -323,18 +328,14 @@ class RestorePlanned(Result):
         )
 
 
-class Restored(Result):
+class Restored(Checked):
     """``db restore``: the restored copy checked against the manifest, and the RTO."""
-
-    verdict_first: ClassVar[bool] = False  # opens with a table or key/value lines
 
     outcome: RestoreVerdict
     snapshot_id: str
     target: str
-    passed: bool
     rto_seconds: float
     phases: dict[str, PhaseTiming]
-    checks: list[Check]
     not_restored: str
 
     @classmethod
@@ -354,9 +355,6 @@ class Restored(Result):
             checks=restored.checks,
             not_restored=NOT_RESTORED,
         )
-
-    def render_text(self) -> str:
-        return checks_table(self.checks) + (f"\n{self.summary}" if self.ok else "")
 
 
 # --- drill ------------------------------------------------------------------------------
