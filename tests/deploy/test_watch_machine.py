@@ -220,6 +220,19 @@ def test_flapping_health_is_bad_when_it_does_not_settle() -> None:
     assert run(observations).verdict == TURNED_BAD
 
 
+def test_a_rollback_seen_live_late_gets_its_probes_before_a_settle_verdict() -> None:
+    """Live noticed after soak + settle had passed (a starved request budget): healthy answers
+    still make it healthy; it is not 'did not settle' before it could answer three times."""
+    late = T0 + 100 + RULES.soak + RULES.settle + 1
+    observations = [Observation(T0 + 100, "live")]
+    observations += [Observation(late + 5 * i, probe=OK) for i in range(3)]
+    assert run(observations).verdict == HEALTHY
+    flapping = [Observation(T0 + 100, "live")]
+    flapping += [Observation(late + 5 * i, probe=OK if i % 2 else DOWN) for i in range(3)]
+    state = run(flapping)
+    assert state.verdict == TURNED_BAD and "did not settle" in state.reason
+
+
 def test_a_worker_without_url_is_judged_by_logs_and_status() -> None:
     """No health URL: live for the soak without crashing is healthy."""
     rules = WatchRules(soak=60, probing=False)

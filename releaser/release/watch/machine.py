@@ -471,7 +471,13 @@ def _decide(state: WatchState, rules: WatchRules) -> tuple[str | None, str]:
                         "full within the request budget, so the newest lines were not judged"
                     )
                 return HEALTHY, f"live and healthy for {soaked:.0f}s"
-            if soaked >= rules.soak + rules.settle:
+            # Seen live late (a starved request budget; live_at is backdated to Render's
+            # time), a healthy service has had no chance to answer healthy_probes times yet:
+            # give it those probes before calling it unsettled (found by the fault property).
+            probed = state.probes >= rules.healthy_probes
+            if soaked >= rules.soak + rules.settle and (
+                probed or soaked >= rules.soak + 2 * rules.settle
+            ):
                 return TURNED_BAD, f"health did not settle ({state.last_probe or 'no answer'})"
         return None, ""
     looping = crash_looping(state, rules)
