@@ -81,13 +81,3 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
-
-
-_ANSI_FOREGROUND = {"red": 31, "green": 32, "yellow": 33}
-
-
-def coloured(text: str, fg: str | None) -> str:
-    """``text`` in a terminal colour, written as click.style writes it; the console strips
-    the codes when stdout is not a terminal."""
-    start = f"\x1b[{_ANSI_FOREGROUND[fg]}m" if fg else ""
-    return f"{start}{text}\x1b[0m"

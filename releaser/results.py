@@ -131,6 +131,10 @@ class View(BaseModel):
         """The stdout form (a table, lines); "" prints nothing."""
         raise NotImplementedError
 
+    def render_terminal(self, style: Style) -> str:
+        """The text form for a terminal (colour where a view has some to give)."""
+        return self.render_text()
+
     def note(self) -> str:
         """Talk for stderr after the text, e.g. that nothing matched ("" for none)."""
         return ""

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 import click.shell_completion
@@ -14,26 +13,18 @@ from releaser.cli.console import console, set_output
 if TYPE_CHECKING:
     from releaser.render.client import RenderClient
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _output_option(expose_value: bool) -> Callable[[F], F]:
-    return click.option(
-        "-o",
-        "--output",
-        type=click.Choice(["table", "json"]),
-        default="table",
-        show_default=True,
-        help="table for people, json (one document on stdout) for scripts.",
-        callback=set_output,
-        expose_value=expose_value,
-    )
-
-
-# ``-o``: the console learns the format (``console().json``); a command that prints through
-# ``console().show/finish`` does not read it, so it takes ``console_output`` instead.
-output_option = _output_option(True)
-console_output = _output_option(False)
+# ``-o``: the console learns the format (``console().json``) before the body runs; bodies
+# print through ``console().show/finish`` and never read it.
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json (one document on stdout) for scripts.",
+    callback=set_output,
+    expose_value=False,
+)
 
 
 def complete_service(

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from releaser.errors import Declined, ReleaserError, UsageError
+from releaser.errors import Declined, UsageError
 from releaser.output import to_json
 from releaser.results import Result, View
 
@@ -115,7 +115,7 @@ class Console:
         if self.json:
             self.print_json(view.json_document())
             return
-        if text := view.render_text():
+        if text := view.render_terminal(click.style):
             self.data(text)
         if note := view.note():
             self.say(note)
@@ -142,15 +142,7 @@ def say(text: str) -> None:
     click.echo(text, err=True)
 
 
-def print_json(document: Any) -> None:
-    _json_printed.append(True)
-    click.echo(to_json(document))
-
-
 def set_output(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """Callback of ``-o``: the console learns the format before the command body runs."""
     console().output = value
     return value
-
-
-__all__ = ["Console", "ReleaserError", "console", "say", "print_json", "set_output"]

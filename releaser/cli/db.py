@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from releaser.cli.common import console_output as output_option
+from releaser.cli.common import output_option
 from releaser.cli.console import console
 from releaser.cli.db_render import export_command, render_drill_options
 from releaser.cli.guard import audited, hold, note

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from releaser.cli.common import console_output as output_option
+from releaser.cli.common import output_option
 from releaser.cli.console import console
 
 

@@ -12,7 +12,7 @@ from releaser.cli.common import (
     check_commit,
     check_image,
     complete_service,
-    console_output,
+    output_option,
     render_client,
     write_report,
 )
@@ -60,7 +60,7 @@ def _deploy_options(func: Any) -> Any:
         click.option("--dry-run", is_flag=True, help="Print the plan; write nothing."),
         click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation."),
         _REPORT,
-        console_output,
+        output_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -284,7 +284,7 @@ def _rollback_question(plan: RollbackPlan) -> str:
 @click.option("--no-wait", is_flag=True, help="Start the rollback and return.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-@console_output
+@output_option
 @audited("rollback")
 def rollback(
     service: str,
@@ -343,7 +343,7 @@ def rollback(
     help="If it turns bad after live, roll back to the previous deploy (default: report only).",
 )
 @_REPORT
-@console_output
+@output_option
 @audited("watch")
 def watch(
     service: str,
@@ -388,7 +388,7 @@ def watch(
 @click.argument("deploy_id", required=False)
 @click.option("--dry-run", is_flag=True, help="Print what would be canceled; write nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-@console_output
+@output_option
 @audited("cancel")
 def cancel(service: str, deploy_id: str | None, dry_run: bool, yes: bool) -> None:
     """Cancel a running deploy of SERVICE (DEPLOY_ID, or the newest in progress).

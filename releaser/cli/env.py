@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from releaser.cli.common import console_output, render_client
+from releaser.cli.common import output_option, render_client
 from releaser.cli.console import console
 from releaser.cli.guard import audited, hold, note
 
@@ -67,7 +67,7 @@ def env() -> None:
 
 @env.command("list")
 @click.argument("service")
-@console_output
+@output_option
 def env_list(service: str) -> None:
     """List SERVICE's variables: key, source (service or env group), masked value.
 
@@ -95,7 +95,7 @@ def env_list(service: str) -> None:
     is_flag=True,
     help="Print the value itself; only to a terminal, never into a pipe, file or CI log.",
 )
-@console_output
+@output_option
 def env_get(service: str, key: str, reveal: bool) -> None:
     """Show one of SERVICE's variables: masked as in 'env list' unless --reveal.
 
@@ -137,7 +137,7 @@ def env_get(service: str, key: str, reveal: bool) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="The local .env file to compare.",
 )
-@console_output
+@output_option
 def env_diff(service: str, env_file: Path) -> None:
     """Compare SERVICE's variables (env groups included) with a local .env file.
 
@@ -179,7 +179,7 @@ def env_diff(service: str, env_file: Path) -> None:
     help="Write even if a new value fails its declared type or the secret rules.",
 )
 @_backup_dir_option
-@console_output
+@output_option
 @audited("env set")
 def env_set(
     service: str,
@@ -226,7 +226,7 @@ def env_set(
 @_yes_option
 @_deploy_option
 @_backup_dir_option
-@console_output
+@output_option
 def env_unset(
     service: str,
     keys: tuple[str, ...],
@@ -278,7 +278,7 @@ def _change(
 @_yes_option
 @_deploy_option
 @_backup_dir_option
-@console_output
+@output_option
 @audited("env restore")
 def env_restore(
     service: str,

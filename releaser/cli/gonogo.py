@@ -42,7 +42,6 @@ def go_no_go(
     commit: str | None,
     image: str | None,
     env_file: Path | None,
-    output: str,  # read by the console (set_output), not here
 ) -> None:
     """May SERVICE be released now? Prints a checklist and a verdict.
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from releaser.cli.common import complete_service, console_output, render_client
+from releaser.cli.common import complete_service, output_option, render_client
 from releaser.cli.console import console
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     help="Keep printing new lines (history first; reconnects; Ctrl-C stops, exit 0). "
     "With -o json, one JSON object per line.",
 )
-@console_output
+@output_option
 def logs(
     service: str,
     since: str | None,
@@ -104,7 +104,7 @@ def _follow(
     out = console()
 
     def emit(entry: LogEntry) -> None:
-        out.data(json_line(entry) if out.json else text_line(entry))
+        out.data(json_line(entry) if out.json else text_line(entry, click.style))
 
     for entry in entries:
         emit(entry)

@@ -11,7 +11,7 @@ import click
 from releaser.cli.common import (
     check_commit,
     check_image,
-    console_output,
+    output_option,
     render_client,
     write_report,
 )
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     default=None,
     help="Also write the release's markdown report to this file.",
 )
-@console_output
+@output_option
 @audited("release")
 def release(
     name: str,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from releaser.cli.common import complete_service, console_output, render_client
+from releaser.cli.common import complete_service, output_option, render_client
 from releaser.cli.console import console
 
 
 @click.command()
-@console_output
+@output_option
 def services() -> None:
     """List the services this API key can see, with their live deploy.
 
@@ -27,7 +27,7 @@ def services() -> None:
 
 @click.command()
 @click.argument("service", shell_complete=complete_service)
-@console_output
+@output_option
 def status(service: str) -> None:
     """Show what is live on SERVICE and whether a deploy is under way.
 
@@ -53,7 +53,7 @@ def status(service: str) -> None:
     show_default=True,
     help="How many deploys to show.",
 )
-@console_output
+@output_option
 def history(service: str, limit: int) -> None:
     """List SERVICE's deploys, newest first; rollbacks are marked.
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from releaser.cli.common import console_output
+from releaser.cli.common import output_option
 from releaser.cli.console import console
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ def _serve(server: SimServer, loaded: Scenario, time_scale: float, env_file: Pat
 
 
 @sim.command()
-@console_output
+@output_option
 def scenarios() -> None:
     """List the built-in scenarios.
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from releaser.cli.common import console_output
+from releaser.cli.common import output_option
 from releaser.cli.console import console
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def lock() -> None:
 
 @lock.command("status")
 @click.argument("service", required=False)
-@console_output
+@output_option
 def lock_status(service: str | None) -> None:
     """List the locks held now (of SERVICE, or all): who, where, since when, doing what.
 
@@ -106,7 +106,7 @@ def lock_release(service: str, force: bool) -> None:
 @click.command()
 @click.argument("service", required=False)
 @click.option("--since", default=None, help="Only entries newer than this (e.g. 7d, 12h).")
-@console_output
+@output_option
 def ledger(service: str | None, since: str | None) -> None:
     """List every write releaser made: when, who, where, what (from, to), verdict.
 

@@ -10,10 +10,10 @@ from pydantic import BaseModel
 
 from releaser import timebase
 from releaser.errors import ApiError, EnvironmentProblem, NotFoundError
-from releaser.output import coloured, format_time, redact
+from releaser.output import format_time, redact
 from releaser.render.client import RenderClient
 from releaser.render.models import LogEntry, Service
-from releaser.results import Listing
+from releaser.results import Listing, Style
 
 MAX_ENTRIES = 5000  # a CLI page; more than this belongs in a log drain, not a terminal
 
@@ -172,15 +172,22 @@ class LogLines(Listing[LogEntry]):
     def render_text(self) -> str:
         return "\n".join(text_line(entry) for entry in self.items)
 
+    def render_terminal(self, style: Style) -> str:
+        return "\n".join(text_line(entry, style) for entry in self.items)
+
     def note(self) -> str:
         return "" if self.items else "No log lines in that window."
 
 
-def text_line(entry: LogEntry) -> str:
-    """One line as people read it: time, level (errors red, warnings yellow), message."""
+def text_line(entry: LogEntry, style: Style | None = None) -> str:
+    """One line as people read it: time, level (errors red, warnings yellow on a terminal:
+    ``style`` is the CLI's), message."""
     lvl = (entry.level or "").upper()
+    level = f"{lvl:<5}"
     colour = {"ERROR": "red", "WARNING": "yellow", "WARN": "yellow"}.get(lvl)
-    return f"{format_time(entry.timestamp)} {coloured(f'{lvl:<5}', colour)} {entry.message}"
+    if style is not None and colour:
+        level = style(level, fg=colour)
+    return f"{format_time(entry.timestamp)} {level} {entry.message}"
 
 
 def json_line(entry: LogEntry) -> str:
